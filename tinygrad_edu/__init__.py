@@ -1,0 +1,9 @@
+"""tinygrad_edu: a small reverse-mode automatic differentiation engine on NumPy."""
+from .errors import AnomalyError, GradcheckError, ShapeError
+from .tensor import Function, Tensor, grad, no_grad, scope
+from . import ops  # noqa: F401  (attaches the ops to Tensor)
+from .gradcheck import gradcheck, gradgradcheck
+from .anomaly import detect_anomaly
+
+__all__ = ["Tensor", "Function", "grad", "no_grad", "scope", "gradcheck", "gradgradcheck",
+           "detect_anomaly", "ShapeError", "GradcheckError", "AnomalyError"]

@@ -1,0 +1,13 @@
+"""The errors tinygrad_edu raises on purpose, so users can catch them by name."""
+
+
+class ShapeError(ValueError):
+    """Operands whose shapes don't fit the op; the message names the op and the shapes."""
+
+
+class GradcheckError(AssertionError):
+    """A reverse-mode gradient disagrees with finite differences."""
+
+
+class AnomalyError(FloatingPointError):
+    """Under detect_anomaly(), an op produced NaN or Inf."""

@@ -1,0 +1,642 @@
+"""Every built-in op: forward and backward side by side, and the Tensor method that calls it.
+
+Each backward is written with operators, NumPy ufuncs, `.sum`, `.reshape` and
+`.transpose` only, so the same code runs on ndarrays (a plain backward) and on
+Tensors (under create_graph). Broadcasting is undone for every op in one place
+(tensor._unbroadcast), so no op handles it itself. Each `derivatives` entry is the
+local derivative for one input, as drawings label it.
+"""
+import numpy as np
+
+from .errors import ShapeError
+from .tensor import Function, Tensor, _normalize_shape
+
+
+def tensor_method(fn):
+    """Make fn a method of Tensor under its own name."""
+    setattr(Tensor, fn.__name__, fn)
+    return fn
+
+
+def _unwanted(ctx, i):
+    """True when input i needs no gradient, so backward can skip computing it."""
+    return not ctx.needs_input_grad[i]
+
+
+# --- arithmetic ------------------------------------------------------------
+
+class Add(Function):
+    ufunc = np.add
+    derivatives = ("1", "1")
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    ufunc = np.subtract
+    derivatives = ("1", "-1")
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None if _unwanted(ctx, 1) else -g
+
+
+class Mul(Function):
+    ufunc = np.multiply
+    derivatives = ("{b}", "{a}")
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        return (None if _unwanted(ctx, 0) else g * b), (None if _unwanted(ctx, 1) else g * a)
+
+
+class Div(Function):
+    ufunc = np.divide
+    derivatives = ("1/{b}", "-{out}/{b}")
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a / b
+        ctx.save_for_backward(b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        b, out = ctx.saved_tensors
+        grad_a = g / b
+        return grad_a, None if _unwanted(ctx, 1) else -grad_a * out
+
+
+class Neg(Function):
+    ufunc = np.negative
+    derivatives = ("-1",)
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class Pow(Function):
+    derivatives = ("{k}·{x}^({k}-1)",)
+
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.k = k
+        ctx.save_for_backward(x)
+        return x ** k
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * ctx.k * x ** (ctx.k - 1)
+
+
+class Matmul(Function):
+    ufunc = np.matmul
+    derivatives = ("{b}ᵀ", "{a}ᵀ")
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        if a.ndim == 1 and b.ndim == 1:  # a dot product
+            return g * b, g * a
+        # NumPy treats a 1-d operand as a row (left) or column (right): do the same here.
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        g2 = g.reshape(g.shape[:-1] + (1, g.shape[-1])) if a.ndim == 1 else g
+        g2 = g2.reshape(g2.shape + (1,)) if b.ndim == 1 else g2
+        grad_a = grad_b = None
+        if not _unwanted(ctx, 0):
+            grad_a = g2 @ _swap_last_axes(b2)
+            grad_a = grad_a.reshape(grad_a.shape[:-2] + grad_a.shape[-1:]) if a.ndim == 1 else grad_a
+        if not _unwanted(ctx, 1):
+            grad_b = _swap_last_axes(a2) @ g2
+            grad_b = grad_b.reshape(grad_b.shape[:-1]) if b.ndim == 1 else grad_b
+        return grad_a, grad_b
+
+
+def _swap_last_axes(x):
+    axes = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return x.transpose(axes)
+
+
+@tensor_method
+def __add__(self, other):
+    return Add.apply(self, other)
+
+
+@tensor_method
+def __radd__(self, other):
+    return Add.apply(other, self)
+
+
+@tensor_method
+def __sub__(self, other):
+    return Sub.apply(self, other)
+
+
+@tensor_method
+def __rsub__(self, other):
+    return Sub.apply(other, self)
+
+
+@tensor_method
+def __mul__(self, other):
+    return Mul.apply(self, other)
+
+
+@tensor_method
+def __rmul__(self, other):
+    return Mul.apply(other, self)
+
+
+@tensor_method
+def __truediv__(self, other):
+    return Div.apply(self, other)
+
+
+@tensor_method
+def __rtruediv__(self, other):
+    return Div.apply(other, self)
+
+
+@tensor_method
+def __neg__(self):
+    return Neg.apply(self)
+
+
+@tensor_method
+def __pow__(self, k):
+    if isinstance(k, Tensor) or not np.isscalar(k):
+        raise TypeError(f"pow: the exponent must be a Python or NumPy scalar, got {type(k).__name__}")
+    return Pow.apply(self, k=k.item() if isinstance(k, np.generic) else k)  # a NumPy scalar would upcast float32
+
+
+@tensor_method
+def __matmul__(self, other):
+    return Matmul.apply(self, other)
+
+
+@tensor_method
+def __rmatmul__(self, other):
+    return Matmul.apply(other, self)
+
+
+@tensor_method
+def add(self, other):
+    return Add.apply(self, other)
+
+
+@tensor_method
+def sub(self, other):
+    return Sub.apply(self, other)
+
+
+@tensor_method
+def mul(self, other):
+    return Mul.apply(self, other)
+
+
+@tensor_method
+def div(self, other):
+    return Div.apply(self, other)
+
+
+@tensor_method
+def neg(self):
+    return Neg.apply(self)
+
+
+@tensor_method
+def pow(self, k):
+    return self.__pow__(k)
+
+
+@tensor_method
+def matmul(self, other):
+    return Matmul.apply(self, other)
+
+
+# --- elementwise functions -------------------------------------------------
+
+class Sigmoid(Function):
+    derivatives = ("{out}(1-{out})",)
+
+    @staticmethod
+    def forward(ctx, x):
+        # exp(-log(1 + e^-x)): no overflow for any x, unlike 1 / (1 + e^-x).
+        out = np.logaddexp(0, -x)
+        np.negative(out, out=out)
+        np.exp(out, out=out)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * out * (1 - out)
+
+
+class Tanh(Function):
+    ufunc = np.tanh
+    derivatives = ("1-{out}²",)
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * (1 - out * out)
+
+
+class Relu(Function):
+    derivatives = ("[{x}>0]",)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x > 0)
+        return np.maximum(x, 0)
+
+    @staticmethod
+    def backward(ctx, g):
+        positive, = ctx.saved_tensors
+        return g * positive
+
+
+class Exp(Function):
+    ufunc = np.exp
+    derivatives = ("{out}",)
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.exp(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * out
+
+
+class Log(Function):
+    ufunc = np.log
+    derivatives = ("1/{x}",)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g / x
+
+
+class Square(Function):
+    ufunc = np.square
+    derivatives = ("2{x}",)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return 2 * x * g
+
+
+class Sqrt(Function):
+    ufunc = np.sqrt
+    derivatives = ("1/(2{out})",)
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g / (2 * out)
+
+
+class Abs(Function):
+    ufunc = np.absolute
+    derivatives = ("sign({x})",)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(np.sign(x))
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        sign, = ctx.saved_tensors
+        return g * sign
+
+
+class Clip(Function):
+    derivatives = ("[{low}≤{x}≤{high}]",)
+
+    @staticmethod
+    def forward(ctx, x, low, high):
+        ctx.low, ctx.high = low, high
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        ctx.save_for_backward(inside)
+        return np.clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx, g):
+        inside, = ctx.saved_tensors
+        return g * inside
+
+
+@tensor_method
+def sigmoid(self):
+    return Sigmoid.apply(self)
+
+
+@tensor_method
+def tanh(self):
+    return Tanh.apply(self)
+
+
+@tensor_method
+def relu(self):
+    return Relu.apply(self)
+
+
+@tensor_method
+def exp(self):
+    return Exp.apply(self)
+
+
+@tensor_method
+def log(self):
+    return Log.apply(self)
+
+
+@tensor_method
+def square(self):
+    return Square.apply(self)
+
+
+@tensor_method
+def sqrt(self):
+    return Sqrt.apply(self)
+
+
+@tensor_method
+def abs(self):
+    return Abs.apply(self)
+
+
+@tensor_method
+def __abs__(self):
+    return Abs.apply(self)
+
+
+@tensor_method
+def clip(self, low=None, high=None):
+    if low is None and high is None:
+        raise ValueError("clip: give low, high or both")
+    return Clip.apply(self, low=low, high=high)
+
+
+# --- reductions ------------------------------------------------------------
+
+def _reduced_axes(x, axis, op):
+    """axis (None, an int or a tuple, negatives allowed) as a sorted tuple of axes of x."""
+    if axis is None:
+        return tuple(range(x.ndim))
+    axes = (axis,) if np.isscalar(axis) else tuple(axis)
+    try:
+        axes = tuple(sorted({int(a) + x.ndim if int(a) < 0 else int(a) for a in axes}))
+    except (TypeError, ValueError):
+        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}") from None
+    if axes and not (0 <= axes[0] and axes[-1] < x.ndim):
+        raise ShapeError(f"{op}: axis {axis!r} is out of range for a tensor of shape {x.shape}")
+    return axes
+
+
+def _remember_reduction(ctx, x, axis, op):
+    """Store what backward needs to spread a reduced gradient back over x."""
+    ctx.axes = _reduced_axes(x, axis, op)
+    ctx.input_shape = x.shape
+    ctx.kept_shape = tuple(1 if i in ctx.axes else n for i, n in enumerate(x.shape))
+    return ctx.axes
+
+
+class Sum(Function):
+    derivatives = ("1",)
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        return x.sum(axis=_remember_reduction(ctx, x, axis, "sum"), keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.broadcast_to(g.reshape(ctx.kept_shape), ctx.input_shape)
+
+
+class Mean(Function):
+    derivatives = ("1/n",)
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        axes = _remember_reduction(ctx, x, axis, "mean")
+        ctx.count = int(np.prod([x.shape[a] for a in axes]))
+        return x.mean(axis=axes, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return Sum.backward(ctx, g / ctx.count)
+
+
+class Max(Function):
+    derivatives = ("[{x}=max]",)
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        axes = _remember_reduction(ctx, x, axis, "max")
+        if x.size == 0:
+            raise ShapeError(f"max: cannot reduce an empty tensor of shape {x.shape}")
+        out = x.max(axis=axes, keepdims=True)
+        # Ties share the gradient equally, so it is the derivative of the max value.
+        is_max = x == out
+        ctx.save_for_backward(is_max / is_max.sum(axis=axes, keepdims=True))
+        return out if keepdims else out.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+
+    @staticmethod
+    def backward(ctx, g):
+        share, = ctx.saved_tensors
+        return g.reshape(ctx.kept_shape) * share
+
+
+@tensor_method
+def sum(self, axis=None, keepdims=False):
+    return Sum.apply(self, axis=axis, keepdims=keepdims)
+
+
+@tensor_method
+def mean(self, axis=None, keepdims=False):
+    return Mean.apply(self, axis=axis, keepdims=keepdims)
+
+
+@tensor_method
+def max(self, axis=None, keepdims=False):
+    return Max.apply(self, axis=axis, keepdims=keepdims)
+
+
+# --- shapes ----------------------------------------------------------------
+
+class Reshape(Function):
+    derivatives = ("reshape",)
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.input_shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.input_shape)
+
+
+class Transpose(Function):
+    derivatives = ("transpose",)
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        if axes is not None and sorted(axes) != list(range(x.ndim)):
+            raise ShapeError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+        ctx.inverse = tuple(np.argsort(axes)) if axes is not None else None
+        return x.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.transpose(ctx.inverse)
+
+
+class BroadcastTo(Function):
+    derivatives = ("1",)
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g  # summing back to the input's shape is done for every op in one place
+
+
+@tensor_method
+def reshape(self, *shape):
+    return Reshape.apply(self, shape=_normalize_shape(shape))
+
+
+@tensor_method
+def transpose(self, *axes):
+    axes = _normalize_shape(axes) if axes and axes != (None,) else None
+    return Transpose.apply(self, axes=axes)
+
+
+@tensor_method
+def broadcast_to(self, *shape):
+    return BroadcastTo.apply(self, shape=_normalize_shape(shape))
+
+
+# --- softmax ---------------------------------------------------------------
+
+def _shifted(x, axis):
+    """x minus its max along axis: exp of it never overflows."""
+    return x - x.max(axis=axis, keepdims=True)
+
+
+class Softmax(Function):
+    derivatives = ("{out}(δ-{out})",)
+
+    @staticmethod
+    def forward(ctx, x, axis=-1):
+        ctx.axis = axis
+        e = np.exp(_shifted(x, axis))
+        out = e / e.sum(axis=axis, keepdims=True)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return out * (g - (g * out).sum(axis=ctx.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    derivatives = ("δ-softmax({x})",)
+
+    @staticmethod
+    def forward(ctx, x, axis=-1):
+        ctx.axis = axis
+        shifted = _shifted(x, axis)
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True)
+
+
+def _check_axis(t, axis, op):
+    if not -t.ndim <= axis < t.ndim:
+        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of shape {t.shape}")
+
+
+@tensor_method
+def softmax(self, axis=-1):
+    _check_axis(self, axis, "softmax")
+    return Softmax.apply(self, axis=axis)
+
+
+@tensor_method
+def log_softmax(self, axis=-1):
+    _check_axis(self, axis, "log_softmax")
+    return LogSoftmax.apply(self, axis=axis)

@@ -1,0 +1,486 @@
+"""Tensor, Function and reverse accumulation: the whole engine but the ops themselves.
+
+A Tensor holds an ndarray. An op made by `Function.apply` also remembers its
+inputs in a Function object (the tensor's `_ctx`), so every result knows the
+graph that made it. `backward()` orders that graph so each tensor comes after
+all of its consumers, then hands each op the gradient of its output and adds
+what the op's `backward` returns into the gradients of its inputs.
+"""
+import threading
+
+import numpy as np
+
+from .errors import ShapeError
+
+
+class _ThreadState(threading.local):
+    """Per-thread switches; the class attributes are each new thread's defaults."""
+    grad_enabled = True
+    scope = None      # label of the nn module whose forward is running, for drawings
+    anomaly = None    # the checker installed by detect_anomaly(), or None
+    tracer = None     # a callable told of every backward step, or None
+
+
+_state = _ThreadState()
+
+# Put in place of an op's saved arrays once backward has used them.
+_RELEASED = object()
+
+
+class no_grad:
+    """Context manager and decorator: ops inside record no graph (per thread)."""
+
+    def __enter__(self):
+        self._previous = _state.grad_enabled
+        _state.grad_enabled = False
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self._previous
+
+    def __call__(self, fn):
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+        wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+        return wrapper
+
+
+class scope:
+    """Context manager: ops made inside are labelled `label`, so drawings group them.
+
+    nn.Module uses it around forward(); it costs one attribute store per op.
+    """
+
+    def __init__(self, label):
+        self.label = label
+
+    def __enter__(self):
+        self._previous = _state.scope
+        _state.scope = self.label if self._previous is None else f"{self._previous}/{self.label}"
+
+    def __exit__(self, *exc):
+        _state.scope = self._previous
+
+
+class Function:
+    """One op: subclass it with static `forward(ctx, *arrays, **params)` and `backward(ctx, grad)`.
+
+    forward gets ndarrays and returns an ndarray; backward returns one gradient
+    per input (None where none is needed). Write backward with operators and
+    NumPy ufuncs: a plain backward runs it on ndarrays, `create_graph=True` runs
+    the same code on Tensors, so gradients of gradients come for free.
+    `derivatives` holds one short formula per input, for drawings; `{x}`, `{a}`,
+    `{b}` and `{out}` stand for the names of the inputs and the output.
+    Setting `ufunc` lets `np.<ufunc>(tensor)` run this op.
+    """
+    __slots__ = ("inputs", "saved_tensors", "needs_input_grad", "scope", "origin", "__dict__")
+    derivatives = ()
+    ufunc = None
+    _by_ufunc = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.ufunc is not None:
+            Function._by_ufunc[cls.ufunc] = cls
+
+    def save_for_backward(self, *values):
+        """Keep what backward needs. Inputs and the output become Tensors under
+        create_graph; anything else is treated as a constant there."""
+        self.saved_tensors = values
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        for x in inputs:
+            if not isinstance(x, Tensor):
+                inputs = _as_tensors(inputs)
+                break
+        ctx = cls()
+        ctx.saved_tensors = ()
+        ctx.needs_input_grad = needs = tuple([x.requires_grad for x in inputs])
+        record = _state.grad_enabled and True in needs
+        try:
+            data = cls.forward(ctx, *[x.data for x in inputs], **params)
+        except ShapeError:
+            raise
+        except ValueError as error:  # NumPy's broadcast, matmul and reshape complaints
+            shapes = " and ".join(str(x.shape) for x in inputs)
+            raise ShapeError(f"{cls.__name__}: operands of shape {shapes} don't fit: {error}") from None
+        out = Tensor._make(data, record)
+        if record:
+            ctx.inputs = inputs
+            ctx.scope = _state.scope
+            out._ctx = ctx
+        if _state.anomaly is not None:
+            _state.anomaly.check_forward(ctx, inputs, out)
+        return out
+
+
+def _as_tensors(values):
+    """Operands of an op as Tensors; Python numbers take the dtype of a Tensor beside them."""
+    like = next((v for v in values if isinstance(v, Tensor)), None)
+    return tuple(v if isinstance(v, Tensor) else _constant(v, like) for v in values)
+
+
+def _constant(value, like):
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and like is not None:
+        return Tensor._make(np.asarray(value, dtype=like.dtype), False)
+    return Tensor._make(_to_array(value, None, copy=False), False)
+
+
+def _to_array(data, dtype, copy=True):
+    """The ndarray a Tensor holds, following API.md's dtype rules, or a clear TypeError."""
+    if isinstance(data, Tensor):
+        data = data.data
+    keeps_dtype = isinstance(data, (np.ndarray, np.generic))
+    try:
+        array = np.array(data, dtype=dtype, copy=copy) if keeps_dtype else np.array(data, dtype=dtype)
+    except (ValueError, TypeError) as error:
+        raise TypeError(f"Tensor: data must be numbers (a scalar, a nested list of equal-length "
+                        f"rows or a numeric array); got {_brief(data)}: {error}") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"Tensor: data must be numeric, got dtype {array.dtype} from {_brief(data)}")
+    if dtype is None and (array.dtype.kind != "f" or not keeps_dtype):
+        array = array.astype(np.float32)
+    return array
+
+
+def _brief(data, limit=60):
+    text = repr(data)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _normalize_shape(shape):
+    """Accept f(2, 3) as well as f((2, 3))."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list, np.ndarray)):
+        return tuple(int(n) for n in shape[0])
+    return tuple(int(n) for n in shape)
+
+
+class Tensor:
+    """An ndarray that remembers the op that made it, so gradients can flow back."""
+    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_retains_grad", "__weakref__")
+
+    def __init__(self, data, requires_grad=False, dtype=None, name=None):
+        self.data = _to_array(data, None if dtype is None else np.dtype(dtype))
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"Tensor: only floating tensors can require grad, not dtype {self.data.dtype}")
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._ctx = None
+        self.name = name
+        self._retains_grad = False
+
+    @classmethod
+    def _make(cls, data, requires_grad):
+        """A Tensor around an ndarray the engine made: no checks, no copy."""
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)
+        t = object.__new__(cls)
+        t.data, t.requires_grad, t.grad, t._ctx, t.name, t._retains_grad = data, requires_grad, None, None, None, False
+        return t
+
+    # --- factories -------------------------------------------------------
+    @classmethod
+    def _factory(cls, array, requires_grad, dtype):
+        return cls(array.astype(np.float32 if dtype is None else dtype, copy=False), requires_grad)
+
+    @classmethod
+    def zeros(cls, *shape, requires_grad=False, dtype=None):
+        return cls._factory(np.zeros(_normalize_shape(shape)), requires_grad, dtype)
+
+    @classmethod
+    def ones(cls, *shape, requires_grad=False, dtype=None):
+        return cls._factory(np.ones(_normalize_shape(shape)), requires_grad, dtype)
+
+    @classmethod
+    def randn(cls, *shape, seed=None, requires_grad=False, dtype=None):
+        rng = np.random.default_rng(seed)
+        return cls._factory(rng.standard_normal(_normalize_shape(shape)), requires_grad, dtype)
+
+    @classmethod
+    def uniform(cls, *shape, low=-1.0, high=1.0, seed=None, requires_grad=False, dtype=None):
+        rng = np.random.default_rng(seed)
+        return cls._factory(rng.uniform(low, high, _normalize_shape(shape)), requires_grad, dtype)
+
+    # --- what it is --------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    size = property(lambda self: self.data.size)
+    is_leaf = property(lambda self: self._ctx is None)
+    T = property(lambda self: self.transpose())
+
+    def numpy(self):
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor converts to a number, this one has shape {self.shape}")
+        return float(self.data.reshape(()))
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __repr__(self):
+        values = np.array2string(self.data, precision=4, separator=", ", threshold=20, edgeitems=2)
+        extras = f", shape={self.shape}, dtype={self.dtype}"
+        if self.name is not None:
+            extras += f", name={self.name!r}"
+        if self._ctx is not None:
+            extras += f", op={self._ctx.name}"
+        elif self.requires_grad:
+            extras += ", requires_grad=True"
+        return f"Tensor({values}{extras})"
+
+    # --- gradient bookkeeping ----------------------------------------------
+    def detach(self):
+        """The same data, cut off from the graph."""
+        return Tensor._make(self.data, False)
+
+    def requires_grad_(self, flag=True):
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; use detach() on a result")
+        if flag and self.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: only floating tensors can require grad, not dtype {self.dtype}")
+        self.requires_grad = bool(flag)
+        return self
+
+    def zero_grad(self):
+        self.grad = None
+
+    def retain_grad(self):
+        """Keep .grad on this non-leaf tensor after backward."""
+        self._retains_grad = True
+
+    def backward(self, gradient=None, retain_graph=False, create_graph=False):
+        """Accumulate d(self)/d(leaf) into .grad of every leaf that requires grad."""
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad, so it has no graph to walk; "
+                               "make a leaf with requires_grad=True first")
+        root_grad = _root_gradient(self, gradient, "backward", create_graph)
+        _backpropagate([self], [root_grad], retain_graph or create_graph, create_graph)
+
+    # --- NumPy interoperation ----------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """np.exp(t), ndarray * t, ...: the registered ufuncs run as ops, so backward code
+        written with them works on Tensors too; comparisons and sign give constants."""
+        if method != "__call__" or kwargs:
+            return NotImplemented
+        op = Function._by_ufunc.get(ufunc)
+        if op is not None:
+            return op.apply(*inputs)
+        if ufunc in _STEP_UFUNCS or not any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
+            arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+            return Tensor._make(ufunc(*arrays), False)
+        raise TypeError(f"np.{ufunc.__name__} has no gradient in tinygrad_edu; "
+                        f"use a Tensor op, or np.asarray(t) to leave the graph")
+
+    def __array_function__(self, func, types, args, kwargs):
+        """np.broadcast_to runs as an op; other NumPy functions see plain arrays (no gradient)."""
+        if func is np.broadcast_to:
+            return _unwrap_first(args).broadcast_to(*args[1:], **kwargs)
+        return func(*_arrays_of(args), **{k: _arrays_of([v])[0] for k, v in kwargs.items()})
+
+
+def _unwrap_first(args):
+    first = args[0]
+    return first if isinstance(first, Tensor) else Tensor._make(np.asarray(first), False)
+
+
+def _arrays_of(values):
+    return [v.data if isinstance(v, Tensor) else
+            type(v)(_arrays_of(v)) if isinstance(v, (list, tuple)) else v for v in values]
+
+
+# ufuncs whose derivative is zero wherever it exists: safe to apply to any tensor.
+_STEP_UFUNCS = {np.sign, np.greater, np.greater_equal, np.less, np.less_equal, np.equal,
+                np.not_equal, np.isfinite, np.isnan, np.isinf, np.floor, np.ceil, np.rint,
+                np.logical_and, np.logical_or, np.logical_not}
+
+
+# --- reverse accumulation --------------------------------------------------
+
+def _root_gradient(output, gradient, caller, as_tensor):
+    """The gradient that starts backward at `output`: ones for one element, else given."""
+    if gradient is None:
+        if output.size != 1:
+            raise RuntimeError(f"{caller}: the output has shape {output.shape}, not one element, "
+                               f"so pass gradient= (an array of that shape)")
+        gradient = np.ones(output.shape, dtype=output.dtype)
+    elif isinstance(gradient, Tensor):
+        if as_tensor:
+            _check_gradient_shape(output, gradient.shape, caller)
+            return gradient
+        gradient = gradient.data
+    gradient = np.asarray(gradient, dtype=output.dtype)
+    _check_gradient_shape(output, gradient.shape, caller)
+    return Tensor._make(gradient, False) if as_tensor else gradient
+
+
+def _check_gradient_shape(output, shape, caller):
+    if shape != output.shape:
+        raise ShapeError(f"{caller}: gradient has shape {shape} but the output has shape {output.shape}")
+
+
+def _parents(t):
+    """The inputs of t's op that gradients flow to."""
+    return [p for p in t._ctx.inputs if p.requires_grad] if t._ctx is not None else []
+
+
+def backward_order(roots):
+    """Every tensor behind `roots` that requires grad, each after all of its consumers.
+
+    Iterative, after HIPS autograd: count each tensor's consumers, then release a
+    tensor once its last consumer has been visited. No recursion, so any depth works.
+    """
+    consumers = {}
+    stack = list(roots)
+    while stack:
+        t = stack.pop()
+        if t in consumers:
+            consumers[t] += 1
+        else:
+            consumers[t] = 1
+            stack.extend(_parents(t))
+    order, ready = [], []
+    for root in dict.fromkeys(roots):
+        consumers[root] -= len([r for r in roots if r is root])
+        if consumers[root] == 0:
+            ready.append(root)
+    while ready:
+        t = ready.pop()
+        order.append(t)
+        for parent in _parents(t):
+            consumers[parent] -= 1
+            if consumers[parent] == 0:
+                ready.append(parent)
+    return order
+
+
+def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
+    """Walk the graph from roots. With `wanted` (a dict keyed by tensor), return those
+    tensors' gradients and leave every .grad alone; else accumulate into leaves."""
+    grads = {}
+    for root, g in zip(roots, root_grads):
+        grads[root] = grads[root] + g if root in grads else g
+    for t in backward_order(roots):
+        g = grads.pop(t, None)
+        if g is None:
+            continue
+        if wanted is not None:
+            if t in wanted:
+                wanted[t] = g
+        elif t._ctx is None:
+            _accumulate_leaf(t, g, create_graph)
+            continue
+        elif t._retains_grad:
+            t.grad = g if create_graph else Tensor._make(g.copy(), False)
+        ctx = t._ctx
+        if ctx is None:
+            continue
+        for parent, parent_grad in zip(ctx.inputs, _call_backward(ctx, t, g, create_graph, retain_graph)):
+            if parent_grad is None or not parent.requires_grad:
+                continue
+            if parent_grad.shape != parent.shape:
+                parent_grad = _unbroadcast(parent_grad, parent.shape, ctx)
+            grads[parent] = grads[parent] + parent_grad if parent in grads else parent_grad
+    return wanted
+
+
+def _call_backward(ctx, output, g, create_graph, retain_graph):
+    """Run one op's backward; under create_graph on Tensors so it records a graph too."""
+    saved = ctx.saved_tensors
+    if saved is _RELEASED:
+        raise RuntimeError(f"backward through {ctx.name} a second time: its saved arrays were freed after the "
+                           f"first backward. Pass retain_graph=True to the first backward() to keep them.")
+    if create_graph:
+        ctx.saved_tensors = tuple(_as_graph_value(v, ctx, output) for v in saved)
+        previous, _state.grad_enabled = _state.grad_enabled, True
+    try:
+        input_grads = type(ctx).backward(ctx, g)
+    finally:
+        if create_graph:
+            _state.grad_enabled = previous
+        ctx.saved_tensors = saved if retain_graph else _RELEASED
+    if not isinstance(input_grads, tuple):
+        input_grads = (input_grads,)
+    if len(input_grads) != len(ctx.inputs):
+        raise RuntimeError(f"{ctx.name}.backward returned {len(input_grads)} gradients for {len(ctx.inputs)} inputs")
+    if _state.anomaly is not None:
+        _state.anomaly.check_backward(ctx, input_grads)
+    if _state.tracer is not None:
+        _state.tracer(ctx, output, g, input_grads)
+    return input_grads
+
+
+def _as_graph_value(value, ctx, output):
+    """A saved value as seen by a create_graph backward: inputs and output as the
+    Tensors they came from (so their derivatives flow), other arrays as constants."""
+    if not isinstance(value, np.ndarray):
+        return value
+    if value is output.data:
+        return output
+    for t in ctx.inputs:
+        if value is t.data:
+            return t
+    return Tensor._make(value, False)
+
+
+def _accumulate_leaf(leaf, g, create_graph):
+    if create_graph:
+        g = g if isinstance(g, Tensor) else Tensor._make(g, False)
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+    elif leaf.grad is None:
+        leaf.grad = Tensor._make(np.array(g, dtype=leaf.dtype), False)  # a copy the leaf owns
+    else:
+        leaf.grad.data += g
+
+
+def _unbroadcast(grad, shape, ctx):
+    """Sum a gradient back to the shape of the input that NumPy broadcast (one place, for every op)."""
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    try:
+        if extra < 0:
+            raise ValueError
+        return grad.sum(axis=axes, keepdims=True).reshape(shape) if axes else grad.reshape(shape)
+    except ValueError:
+        raise ShapeError(f"{ctx.name}.backward returned a gradient of shape {grad.shape} "
+                         f"for an input of shape {shape}") from None
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """d(outputs)/d(inputs) as a tuple of Tensors, one per input; .grad is left untouched."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single_input = isinstance(inputs, Tensor)
+    inputs = [inputs] if single_input else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, (Tensor, np.ndarray)):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for position, t in enumerate(outputs + inputs):
+        if not t.requires_grad:
+            role = "output" if position < len(outputs) else "input"
+            raise RuntimeError(f"grad: an {role} of shape {t.shape} does not require grad")
+    root_grads = [_root_gradient(o, g, "grad", create_graph) for o, g in zip(outputs, grad_outputs)]
+    wanted = _backpropagate(outputs, root_grads, create_graph if retain_graph is None else retain_graph,
+                            create_graph, wanted=dict.fromkeys(inputs))
+    results = []
+    for t in inputs:
+        g = wanted[t]
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: an input of shape {t.shape} was not used to compute the outputs; "
+                               f"pass allow_unused=True to get None for it")
+        results.append(g if g is None or isinstance(g, Tensor) else Tensor._make(np.array(g, dtype=t.dtype), False))
+    return tuple(results)
