@@ -73,7 +73,7 @@ class Function:
     `{b}` and `{out}` stand for the names of the inputs and the output.
     Setting `ufunc` lets `np.<ufunc>(tensor)` run this op.
     """
-    __slots__ = ("inputs", "saved_tensors", "needs_input_grad", "scope", "origin", "__dict__")
+    __slots__ = ("inputs", "params", "saved_tensors", "needs_input_grad", "scope", "origin", "__dict__")
     derivatives = ()
     ufunc = None
     _by_ufunc = {}
@@ -111,8 +111,7 @@ class Function:
             raise ShapeError(f"{cls.__name__}: operands of shape {shapes} don't fit: {error}") from None
         out = Tensor._make(data, record)
         if record:
-            ctx.inputs = inputs
-            ctx.scope = _state.scope
+            ctx.inputs, ctx.params, ctx.scope = inputs, params, _state.scope
             out._ctx = ctx
         if _state.anomaly is not None:
             _state.anomaly.check_forward(ctx, inputs, out)
