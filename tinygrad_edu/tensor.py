@@ -109,6 +109,8 @@ class Function:
         except ValueError as error:  # NumPy's broadcast, matmul and reshape complaints
             shapes = " and ".join(str(x.shape) for x in inputs)
             raise ShapeError(f"{cls.__name__}: operands of shape {shapes} don't fit: {error}") from None
+        if type(data) is not np.ndarray:  # NumPy gives scalars for 0-d results
+            data = _as_saved_array(ctx, data)
         out = Tensor._make(data, record)
         if record:
             ctx.inputs, ctx.params, ctx.scope = inputs, params, _state.scope
@@ -116,6 +118,14 @@ class Function:
         if _state.anomaly is not None:
             _state.anomaly.check_forward(ctx, inputs, out)
         return out
+
+
+def _as_saved_array(ctx, value):
+    """value as an ndarray, and the same object in ctx's saved values, so a saved
+    output is still recognised as the output under create_graph."""
+    array = np.asarray(value)
+    ctx.saved_tensors = tuple(array if v is value else v for v in ctx.saved_tensors)
+    return array
 
 
 def _as_tensors(values):
@@ -136,7 +146,7 @@ def _to_array(data, dtype, copy=True):
         data = data.data
     keeps_dtype = isinstance(data, (np.ndarray, np.generic))
     try:
-        array = np.array(data, dtype=dtype, copy=copy) if keeps_dtype else np.array(data, dtype=dtype)
+        array = np.array(data, dtype=dtype, copy=copy or None) if keeps_dtype else np.array(data, dtype=dtype)
     except (ValueError, TypeError) as error:
         raise TypeError(f"Tensor: data must be numbers (a scalar, a nested list of equal-length "
                         f"rows or a numeric array); got {_brief(data)}: {error}") from None
