@@ -192,8 +192,10 @@ def __neg__(self):
 
 @tensor_method
 def __pow__(self, k):
-    if isinstance(k, Tensor) or not np.isscalar(k):
+    if not isinstance(k, (int, float, np.number)):
         raise TypeError(f"pow: the exponent must be a Python or NumPy scalar, got {type(k).__name__}")
+    if k == 2:  # the common case, with a cheaper backward
+        return Square.apply(self)
     return Pow.apply(self, k=k.item() if isinstance(k, np.generic) else k)  # a NumPy scalar would upcast float32
 
 
@@ -442,9 +444,9 @@ def clip(self, low=None, high=None):
 # --- reductions ------------------------------------------------------------
 
 def _reduced_axes(x, axis, op):
-    """axis (None, an int or a tuple, negatives allowed) as a sorted tuple of axes of x."""
+    """axis (an int or a tuple, negatives allowed) as a sorted tuple of axes of x; None stays None."""
     if axis is None:
-        return tuple(range(x.ndim))
+        return None
     axes = (axis,) if np.isscalar(axis) else tuple(axis)
     try:
         axes = tuple(sorted({int(a) + x.ndim if int(a) < 0 else int(a) for a in axes}))
@@ -455,12 +457,21 @@ def _reduced_axes(x, axis, op):
     return axes
 
 
-def _remember_reduction(ctx, x, axis, op):
+def _remember_reduction(ctx, x, axis, keepdims, op):
     """Store what backward needs to spread a reduced gradient back over x."""
-    ctx.axes = _reduced_axes(x, axis, op)
+    axes = _reduced_axes(x, axis, op)
     ctx.input_shape = x.shape
-    ctx.kept_shape = tuple(1 if i in ctx.axes else n for i, n in enumerate(x.shape))
-    return ctx.axes
+    # Without keepdims, a partial reduction's gradient needs its reduced axes back before it broadcasts.
+    partial = axes is not None and len(axes) < x.ndim and not keepdims
+    ctx.kept_shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape)) if partial else None
+    return axes
+
+
+def _spread(ctx, g):
+    """The reduced gradient g, broadcast back over the reduced axes (adding zeros works on Tensors too)."""
+    if ctx.kept_shape is not None:
+        g = g.reshape(ctx.kept_shape)
+    return g + np.zeros(ctx.input_shape, dtype=g.dtype)
 
 
 class Sum(Function):
@@ -468,11 +479,11 @@ class Sum(Function):
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        return x.sum(axis=_remember_reduction(ctx, x, axis, "sum"), keepdims=keepdims)
+        return x.sum(axis=_remember_reduction(ctx, x, axis, keepdims, "sum"), keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):
-        return np.broadcast_to(g.reshape(ctx.kept_shape), ctx.input_shape)
+        return _spread(ctx, g)
 
 
 class Mean(Function):
@@ -480,13 +491,13 @@ class Mean(Function):
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        axes = _remember_reduction(ctx, x, axis, "mean")
-        ctx.count = int(np.prod([x.shape[a] for a in axes]))
+        axes = _remember_reduction(ctx, x, axis, keepdims, "mean")
+        ctx.count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
         return x.mean(axis=axes, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):
-        return Sum.backward(ctx, g / ctx.count)
+        return _spread(ctx, g / ctx.count)
 
 
 class Max(Function):
@@ -494,14 +505,15 @@ class Max(Function):
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        axes = _remember_reduction(ctx, x, axis, "max")
+        axes = _reduced_axes(x, axis, "max")
         if x.size == 0:
             raise ShapeError(f"max: cannot reduce an empty tensor of shape {x.shape}")
         out = x.max(axis=axes, keepdims=True)
+        ctx.kept_shape = out.shape
         # Ties share the gradient equally, so it is the derivative of the max value.
         is_max = x == out
         ctx.save_for_backward(is_max / is_max.sum(axis=axes, keepdims=True))
-        return out if keepdims else out.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+        return out if keepdims else np.squeeze(out, axis=axes)
 
     @staticmethod
     def backward(ctx, g):

@@ -124,7 +124,8 @@ def _as_saved_array(ctx, value):
     """value as an ndarray, and the same object in ctx's saved values, so a saved
     output is still recognised as the output under create_graph."""
     array = np.asarray(value)
-    ctx.saved_tensors = tuple(array if v is value else v for v in ctx.saved_tensors)
+    if ctx.saved_tensors:
+        ctx.saved_tensors = tuple(array if v is value else v for v in ctx.saved_tensors)
     return array
 
 
@@ -136,8 +137,23 @@ def _as_tensors(values):
 
 def _constant(value, like):
     if isinstance(value, (int, float)) and not isinstance(value, bool) and like is not None:
-        return Tensor._make(np.asarray(value, dtype=like.dtype), False)
+        return _number(value, like.data.dtype)
     return Tensor._make(_to_array(value, None, copy=False), False)
+
+
+_numbers = {}
+
+
+def _number(value, dtype):
+    """A constant Tensor for a Python number. Cached, since code like `x / 2` makes the
+    same few constants on every step; the cache is emptied whenever it grows large."""
+    key = (value, dtype)
+    constant = _numbers.get(key)
+    if constant is None:
+        if len(_numbers) >= 1024:
+            _numbers.clear()
+        constant = _numbers[key] = Tensor._make(np.asarray(value, dtype=dtype), False)
+    return constant
 
 
 def _to_array(data, dtype, copy=True):
@@ -295,22 +311,6 @@ class Tensor:
         raise TypeError(f"np.{ufunc.__name__} has no gradient in tinygrad_edu; "
                         f"use a Tensor op, or np.asarray(t) to leave the graph")
 
-    def __array_function__(self, func, types, args, kwargs):
-        """np.broadcast_to runs as an op; other NumPy functions see plain arrays (no gradient)."""
-        if func is np.broadcast_to:
-            return _unwrap_first(args).broadcast_to(*args[1:], **kwargs)
-        return func(*_arrays_of(args), **{k: _arrays_of([v])[0] for k, v in kwargs.items()})
-
-
-def _unwrap_first(args):
-    first = args[0]
-    return first if isinstance(first, Tensor) else Tensor._make(np.asarray(first), False)
-
-
-def _arrays_of(values):
-    return [v.data if isinstance(v, Tensor) else
-            type(v)(_arrays_of(v)) if isinstance(v, (list, tuple)) else v for v in values]
-
 
 # ufuncs whose derivative is zero wherever it exists: safe to apply to any tensor.
 _STEP_UFUNCS = {np.sign, np.greater, np.greater_equal, np.less, np.less_equal, np.equal,
@@ -342,39 +342,38 @@ def _check_gradient_shape(output, shape, caller):
         raise ShapeError(f"{caller}: gradient has shape {shape} but the output has shape {output.shape}")
 
 
-def _parents(t):
-    """The inputs of t's op that gradients flow to."""
-    return [p for p in t._ctx.inputs if p.requires_grad] if t._ctx is not None else []
-
-
-def backward_order(roots):
-    """Every tensor behind `roots` that requires grad, each after all of its consumers.
+def _walk(roots):
+    """Yield every tensor behind `roots` that requires grad, each after all of its consumers.
 
     Iterative, after HIPS autograd: count each tensor's consumers, then release a
-    tensor once its last consumer has been visited. No recursion, so any depth works.
+    tensor once its last consumer has been yielded. No recursion, so any depth works.
     """
-    consumers = {}
+    consumers, parents = {}, {}
     stack = list(roots)
     while stack:
         t = stack.pop()
         if t in consumers:
             consumers[t] += 1
-        else:
-            consumers[t] = 1
-            stack.extend(_parents(t))
-    order, ready = [], []
-    for root in dict.fromkeys(roots):
-        consumers[root] -= len([r for r in roots if r is root])
-        if consumers[root] == 0:
-            ready.append(root)
+            continue
+        consumers[t] = 1
+        ctx = t._ctx
+        parents[t] = tensor_parents = [p for p in ctx.inputs if p.requires_grad] if ctx is not None else ()
+        stack.extend(tensor_parents)
+    for root in roots:  # a root's first count stands for the caller, not a consumer
+        consumers[root] -= 1
+    ready = [root for root in dict.fromkeys(roots) if consumers[root] == 0]
     while ready:
         t = ready.pop()
-        order.append(t)
-        for parent in _parents(t):
+        yield t
+        for parent in parents[t]:
             consumers[parent] -= 1
             if consumers[parent] == 0:
                 ready.append(parent)
-    return order
+
+
+def backward_order(roots):
+    """The tensors behind `roots` in the order backward() visits them."""
+    return list(_walk(roots))
 
 
 def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
@@ -383,46 +382,38 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
     grads = {}
     for root, g in zip(roots, root_grads):
         grads[root] = grads[root] + g if root in grads else g
-    for t in backward_order(roots):
+    for t in _walk(roots):
         g = grads.pop(t, None)
         if g is None:
             continue
+        ctx = t._ctx
         if wanted is not None:
             if t in wanted:
                 wanted[t] = g
-        elif t._ctx is None:
+        elif ctx is None:
             _accumulate_leaf(t, g, create_graph)
-            continue
         elif t._retains_grad:
             t.grad = g if create_graph else Tensor._make(g.copy(), False)
-        ctx = t._ctx
         if ctx is None:
             continue
         for parent, parent_grad in zip(ctx.inputs, _call_backward(ctx, t, g, create_graph, retain_graph)):
             if parent_grad is None or not parent.requires_grad:
                 continue
-            if parent_grad.shape != parent.shape:
-                parent_grad = _unbroadcast(parent_grad, parent.shape, ctx)
+            if parent_grad.shape != parent.data.shape:
+                parent_grad = _unbroadcast(parent_grad, parent.data.shape, ctx)
             grads[parent] = grads[parent] + parent_grad if parent in grads else parent_grad
     return wanted
 
 
 def _call_backward(ctx, output, g, create_graph, retain_graph):
     """Run one op's backward; under create_graph on Tensors so it records a graph too."""
-    saved = ctx.saved_tensors
-    if saved is _RELEASED:
+    if ctx.saved_tensors is _RELEASED:
         raise RuntimeError(f"backward through {ctx.name} a second time: its saved arrays were freed after the "
                            f"first backward. Pass retain_graph=True to the first backward() to keep them.")
-    if create_graph:
-        ctx.saved_tensors = tuple(_as_graph_value(v, ctx, output) for v in saved)
-        previous, _state.grad_enabled = _state.grad_enabled, True
-    try:
-        input_grads = type(ctx).backward(ctx, g)
-    finally:
-        if create_graph:
-            _state.grad_enabled = previous
-        ctx.saved_tensors = saved if retain_graph else _RELEASED
-    if not isinstance(input_grads, tuple):
+    input_grads = _backward_on_tensors(ctx, output, g) if create_graph else type(ctx).backward(ctx, g)
+    if not retain_graph:
+        ctx.saved_tensors = _RELEASED
+    if type(input_grads) is not tuple:
         input_grads = (input_grads,)
     if len(input_grads) != len(ctx.inputs):
         raise RuntimeError(f"{ctx.name}.backward returned {len(input_grads)} gradients for {len(ctx.inputs)} inputs")
@@ -431,6 +422,18 @@ def _call_backward(ctx, output, g, create_graph, retain_graph):
     if _state.tracer is not None:
         _state.tracer(ctx, output, g, input_grads)
     return input_grads
+
+
+def _backward_on_tensors(ctx, output, g):
+    """The op's backward run on Tensors, recording the graph of the gradient itself."""
+    saved = ctx.saved_tensors
+    ctx.saved_tensors = tuple(_as_graph_value(v, ctx, output) for v in saved)
+    previous, _state.grad_enabled = _state.grad_enabled, True
+    try:
+        return type(ctx).backward(ctx, g)
+    finally:
+        _state.grad_enabled = previous
+        ctx.saved_tensors = saved
 
 
 def _as_graph_value(value, ctx, output):
@@ -451,7 +454,7 @@ def _accumulate_leaf(leaf, g, create_graph):
         g = g if isinstance(g, Tensor) else Tensor._make(g, False)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
-        leaf.grad = Tensor._make(np.array(g, dtype=leaf.dtype), False)  # a copy the leaf owns
+        leaf.grad = Tensor._make(np.array(g, dtype=leaf.data.dtype), False)  # a copy the leaf owns
     else:
         leaf.grad.data += g
 

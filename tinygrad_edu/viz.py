@@ -1,0 +1,443 @@
+"""Drawings of the graph behind a tensor: a Graphviz Digraph, an SVG file, and a web page
+that steps through the forward and backward pass.
+
+Node IDs are numbered in walk order ("t3" for a tensor, "op3" for the op that
+made it), so they never contain a colon and never depend on id() of objects
+that may since have been freed. Every label is an HTML-like label built with
+html.escape, so names given by users cannot break the DOT source. The graph is
+walked iteratively: any depth works.
+"""
+import contextlib
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sysconfig
+from importlib import resources
+
+import graphviz
+import numpy as np
+
+from . import tensor as engine
+
+HIGHLIGHT = "#1f6fd1"   # the article's blue for the path being explained
+FILL = {"parameter": "#dbeafe", "input": "#eeeeee", "result": "#ffffff", "output": "#fde68a"}
+
+
+class RendererNotFoundError(RuntimeError):
+    """Neither Graphviz's `dot` nor graphviz-pure's program can be found."""
+
+
+class Drawing(graphviz.Digraph):
+    """A graphviz.Digraph that Jupyter shows inline with the same renderer as save_svg,
+    so it displays on a machine without a system Graphviz too."""
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **_):
+        return {"image/svg+xml": svg_of(self)}
+
+
+# --- walking the graph -------------------------------------------------------
+
+def _walk(root):
+    """Every tensor behind root, each after all of its inputs (iterative depth-first search)."""
+    order, done = [], set()
+    stack = [(root, False)]
+    while stack:
+        t, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(t)
+        elif t not in done:
+            # Marked when expanded, not when pushed, so a tensor reached again on a
+            # longer path is still placed after everything it depends on.
+            done.add(t)
+            stack.append((t, True))
+            if t._ctx is not None:
+                stack.extend((x, False) for x in reversed(t._ctx.inputs) if x not in done)
+    return order
+
+
+def _nearest(root, max_nodes):
+    """The tensors closest to root (breadth first) whose nodes, each tensor's op counted, fit in max_nodes."""
+    kept, seen, queue, used = set(), {root}, [root], 0
+    for t in queue:  # the queue grows while we walk it
+        used += 1 if t._ctx is None else 2
+        if used > max_nodes:
+            break
+        kept.add(t)
+        for x in t._ctx.inputs if t._ctx is not None else ():
+            if x not in seen:
+                seen.add(x)
+                queue.append(x)
+    return kept
+
+
+def display_name(t):
+    """How drawings call a tensor: its name, else the op that made it, else its value or 'tensor'."""
+    if t.name is not None:
+        return t.name
+    if t._ctx is not None:
+        return t._ctx.name.lower()
+    return f"{t.data.item():g}" if t.size == 1 else "tensor"
+
+
+def _kind(t, root):
+    if t is root:
+        return "output"
+    if t._ctx is not None:
+        return "result"
+    return "parameter" if t.requires_grad else "input"
+
+
+class _Placeholders(dict):
+    """Leaves a placeholder a custom op's formula names but we don't know as it is."""
+
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def local_derivative(out, i):
+    """The label of the edge from input i of out's op: e.g. 'dh2/dz2 = h2(1-h2)'."""
+    ctx = out._ctx
+    names = [display_name(x) for x in ctx.inputs]
+    label = f"d{display_name(out)}/d{names[i]}"
+    formulas = type(ctx).derivatives
+    if i >= len(formulas):
+        return label
+    values = _Placeholders(ctx.params, out=display_name(out), x=names[0], a=names[0], b=names[-1])
+    return f"{label} = {formulas[i].format_map(values)}"
+
+
+# --- labels --------------------------------------------------------------------
+
+def number_rows(array, digits):
+    """A small array as lines of numbers, one line per row, each to `digits` significant digits."""
+    rows = np.asarray(array).reshape(-1, array.shape[-1] if array.ndim else 1)
+    return ["  ".join(f"{v:.{digits}g}" for v in row) for row in rows]
+
+
+def summary(array, digits):
+    if array.size == 0:
+        return ["empty"]
+    return [f"min {array.min():.{digits}g}  mean {array.mean():.{digits}g}  max {array.max():.{digits}g}"]
+
+
+def _numbers(array, digits, max_values):
+    return number_rows(array, digits) if 0 < array.size <= max_values else summary(array, digits)
+
+
+def _tensor_label(t, show_values, show_grads, digits, max_values):
+    lines = [f"<b>{html.escape(display_name(t))}</b>", html.escape(f"{t.shape} {t.dtype}")]
+    if show_values:
+        lines += [html.escape(row) for row in _numbers(t.data, digits, max_values)]
+    if show_grads and t.grad is not None:
+        rows = _numbers(t.grad.data, digits, max_values)
+        lines += [f'<font color="{HIGHLIGHT}">grad {html.escape(rows[0])}</font>']
+        lines += [f'<font color="{HIGHLIGHT}">{html.escape(row)}</font>' for row in rows[1:]]
+    return "<" + "<br/>".join(lines) + ">"
+
+
+def _op_label(ctx):
+    params = ", ".join(f"{k}={v}" for k, v in ctx.params.items() if v is not None and v is not False)
+    return "<" + html.escape(f"{ctx.name} {params}".strip()) + ">"
+
+
+def _plain(text):
+    """A plain (non-HTML) attribute value: graphviz quotes it but leaves backslashes as escapes."""
+    return text.replace("\\", "\\\\")
+
+
+# --- draw ------------------------------------------------------------------------
+
+def draw(t, show_values=True, show_grads=True, highlight=None, max_nodes=400, digits=4, max_values=16):
+    """The graph that made t as a graphviz Digraph, drawn left to right.
+
+    One node per tensor (name, shape, dtype; when it has at most `max_values`
+    elements its values and gradient to `digits` significant digits, else
+    min/mean/max) and one per op. `highlight` (a tensor or several) colours every
+    path from t back to them and labels each edge on it with its local
+    derivative. Ops made inside nn modules are grouped in a box per module. At
+    most `max_nodes` nodes are drawn (None: all), those nearest t; a note
+    says how many were left out.
+    """
+    order = _walk(t)
+    kept = set(order)
+    if max_nodes is not None and len(order) + sum(x._ctx is not None for x in order) > max_nodes:
+        kept = _nearest(t, max_nodes)
+    node_id = {x: i for i, x in enumerate(order)}
+    targets = set(_tensors(highlight))
+    on_path = _paths_to(order, targets)
+    graph = Drawing(graph_attr={"rankdir": "LR"},
+                    node_attr={"fontname": "Helvetica", "fontsize": "10"},
+                    edge_attr={"fontname": "Helvetica", "fontsize": "9"})
+    clusters = _Clusters(graph, order)
+    edges, cut = [], []
+    for x in order:
+        if x not in kept:
+            continue
+        i = node_id[x]
+        box = clusters.of(x)
+        if x._ctx is None and x.name is None and not x.requires_grad and x.size == 1:
+            box.node(f"t{i}", label=f"<{html.escape(display_name(x))}>", shape="plaintext", id=f"t{i}")
+        else:
+            box.node(f"t{i}", label=_tensor_label(x, show_values, show_grads, digits, max_values),
+                     shape="box", style="filled,rounded", fillcolor=FILL[_kind(x, t)],
+                     penwidth="2.5" if x in targets else "1", tooltip=_plain(display_name(x)), id=f"t{i}")
+        if x._ctx is None:
+            continue
+        box.node(f"op{i}", label=_op_label(x._ctx), shape="ellipse", id=f"op{i}")
+        for position, parent in enumerate(x._ctx.inputs):
+            if parent not in kept:
+                cut.append(f"op{i}")
+                continue
+            style = {}
+            if parent in on_path:
+                label = html.escape(local_derivative(x, position))
+                style = {"color": HIGHLIGHT, "penwidth": "2", "label": f'<<font color="{HIGHLIGHT}">{label}</font>>'}
+            edges.append((f"t{node_id[parent]}", f"op{i}", f"e{i}_{position}", style))
+        carries = x in on_path and any(p in on_path for p in x._ctx.inputs)
+        edges.append((f"op{i}", f"t{i}", f"e{i}", {"color": HIGHLIGHT, "penwidth": "2"} if carries else {}))
+    clusters.attach()
+    if cut:
+        _note_elided(graph, order, kept, cut, max_nodes)
+    for tail, head, edge_id, style in edges:
+        graph.edge(tail, head, id=edge_id, **style)
+    return graph
+
+
+def _tensors(one_or_many):
+    """None, a Tensor, or several, as a list."""
+    if one_or_many is None:
+        return []
+    return [one_or_many] if isinstance(one_or_many, engine.Tensor) else list(one_or_many)
+
+
+def _paths_to(order, targets):
+    """The tensors on some path from the graph's output back to any of targets."""
+    missing = targets - set(order)
+    if missing:
+        names = ", ".join(sorted(display_name(x) for x in missing))
+        raise ValueError(f"draw: highlight names tensors that are not in this graph: {names}")
+    on_path = set(targets)
+    for x in order:  # inputs come first, so one pass suffices
+        if x._ctx is not None and any(p in on_path for p in x._ctx.inputs):
+            on_path.add(x)
+    return on_path
+
+
+def _note_elided(graph, order, kept, cut, max_nodes):
+    left_out = [x for x in order if x not in kept]
+    ops = sum(x._ctx is not None for x in left_out)
+    graph.node("elided", shape="note", style="dashed",
+               label=f"<{len(left_out)} more tensors and {ops} ops not drawn<br/>"
+                     f"(max_nodes={max_nodes}; pass a larger max_nodes or None to see them)>")
+    for head in dict.fromkeys(cut):
+        graph.edge("elided", head, style="dashed")
+
+
+class _Clusters:
+    """A labelled box per nn module scope ("MLP/Linear(2→3)" nests in "MLP"). A leaf goes
+    in the box of its consumers when they all share one, so a layer's weights sit inside it."""
+
+    def __init__(self, graph, order):
+        self.graph, self.boxes = graph, {}
+        consumer_scopes = {}
+        for x in order:
+            if x._ctx is not None:
+                for p in x._ctx.inputs:
+                    consumer_scopes.setdefault(p, set()).add(x._ctx.scope)
+        self.scope = {}
+        for x in order:
+            scopes = consumer_scopes.get(x, {None})
+            self.scope[x] = x._ctx.scope if x._ctx is not None else scopes.pop() if len(scopes) == 1 else None
+
+    def of(self, t):
+        """The graph or cluster t's nodes go in, made (with its enclosing ones) on first use."""
+        scope = self.scope[t]
+        if scope is None:
+            return self.graph
+        parts = scope.split("/")
+        for depth in range(1, len(parts) + 1):
+            path = "/".join(parts[:depth])
+            if path not in self.boxes:
+                self.boxes[path] = graphviz.Digraph(
+                    name=f"cluster_{len(self.boxes)}",
+                    graph_attr={"label": f"<{html.escape(parts[depth - 1])}>", "style": "rounded,dashed",
+                                "fontname": "Helvetica", "fontsize": "11"})
+        return self.boxes[scope]
+
+    def attach(self):
+        """Put each box into its parent, innermost first (subgraph() copies the body as it is)."""
+        for path in sorted(self.boxes, key=lambda p: p.count("/"), reverse=True):
+            parent = self.boxes.get(path.rpartition("/")[0], self.graph)
+            parent.subgraph(self.boxes[path])
+
+
+# --- rendering -----------------------------------------------------------------------
+
+def renderer():
+    """The program that lays out graphs: Graphviz's `dot` on PATH, else graphviz-pure's,
+    looked for on PATH and beside this Python (a venv used without activating it)."""
+    search = os.pathsep.join([os.environ.get("PATH", ""), sysconfig.get_path("scripts")])
+    program = shutil.which("dot", path=search) or shutil.which("graphviz-pure", path=search)
+    if program is None:
+        raise RendererNotFoundError(
+            "No Graphviz renderer found to turn the graph into SVG. Either install Graphviz so that `dot` "
+            "is on PATH (apt-get install graphviz, brew install graphviz, or graphviz.org/download), "
+            "or `pip install graphviz-pure` into this Python environment (a self-contained dot from PyPI).")
+    return program
+
+
+def svg_of(graph):
+    """The SVG text of a Digraph. Piped through the renderer (no .gv files are left behind);
+    Digraph.pipe() itself can only run a program named `dot`."""
+    program = renderer()
+    done = subprocess.run([program, "-Tsvg"], input=graph.source.encode(), capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{program} failed (exit {done.returncode}): {done.stderr.decode(errors='replace')}")
+    return done.stdout.decode()
+
+
+def save_svg(t, path, **options):
+    """Write draw(t, **options) to path as SVG."""
+    svg = svg_of(draw(t, **options))
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(svg)
+
+
+# --- the explorer page ---------------------------------------------------------------
+
+@contextlib.contextmanager
+def _tracing(record):
+    """Have the engine call record(ctx, output, its gradient, gradients to inputs) at each backward step."""
+    previous, engine._state.tracer = engine._state.tracer, record
+    try:
+        yield
+    finally:
+        engine._state.tracer = previous
+
+
+def record_backward(t):
+    """Run reverse accumulation from t and return what each op's backward did, in the engine's
+    order: [(output, its incoming gradient, gradients to its inputs before unbroadcasting)].
+
+    It runs tinygrad_edu.grad() with retain_graph=True, so no .grad changes and t can
+    still be backwarded afterwards. A graph that an earlier backward() has freed cannot be replayed.
+    """
+    order = _walk(t)
+    if not t.requires_grad:
+        raise RuntimeError("record_backward: the tensor does not require grad, so it has no backward pass to record")
+    if any(x._ctx is not None and x._ctx.saved_tensors is engine._RELEASED for x in order):
+        raise RuntimeError("record_backward: an earlier backward() freed this graph's saved arrays, so its backward "
+                           "pass cannot be replayed. Record before calling backward(), or call backward(retain_graph=True).")
+    steps = []
+
+    def record(ctx, output, g, input_grads):
+        steps.append((output, np.array(g), tuple(None if x is None else np.array(x) for x in input_grads)))
+
+    leaves = [x for x in order if x._ctx is None and x.requires_grad]
+    with _tracing(record):
+        engine.grad(t, leaves, grad_outputs=np.ones(t.shape, t.dtype), retain_graph=True, allow_unused=True)
+    return steps
+
+
+def _explorer_data(t, digits, max_values):
+    """The page's tensors and steps: forward in topological order, then backward as the engine ran it."""
+    order = _walk(t)
+    index = {x: i for i, x in enumerate(order)}
+    root = display_name(t)
+
+    def numbers(array):
+        return _numbers(array, digits, max_values)
+
+    tensors = [{"name": display_name(x), "node": f"t{i}", "op": f"op{i}" if x._ctx is not None else None,
+                "shape": f"{x.shape} {x.dtype}", "kind": _kind(x, t)} for i, x in enumerate(order)]
+    leaves = [x for x in order if x._ctx is None]
+    steps = [{"phase": "start", "node": None, "edges": [],
+              "title": "Before the forward pass: only the inputs and parameters have values",
+              "blocks": [], "updates": [[index[x], "value", numbers(x.data)] for x in leaves]}]
+    for x in order:
+        if x._ctx is not None:
+            i = index[x]
+            args = ", ".join(display_name(p) for p in x._ctx.inputs)
+            steps.append({"phase": "forward", "node": i, "edges": [f"e{i}_{k}" for k in range(len(x._ctx.inputs))] + [f"e{i}"],
+                          "title": f"forward: {display_name(x)} = {_op_label(x._ctx)[1:-1]}({args})",
+                          "blocks": [{"label": f"value of {display_name(x)}", "role": "value", "rows": numbers(x.data)}],
+                          "updates": [[i, "value", numbers(x.data)]]})
+    ones = np.ones(t.shape, t.dtype)
+    steps.append({"phase": "backward", "node": index[t], "edges": [],
+                  "title": f"backward starts at {root}: d{root}/d{root} = 1",
+                  "blocks": [{"label": f"d{root}/d{root}", "role": "incoming", "rows": numbers(ones)}],
+                  "updates": [[index[t], "grad", numbers(ones)]]})
+    traced = {out: (g, input_grads) for out, g, input_grads in record_backward(t)}
+    totals, senders = {t: ones}, {}
+    for x in engine.backward_order([t]):
+        i = index[x]
+        if x._ctx is None:
+            if x in totals:
+                steps.append(_leaf_step(x, i, root, numbers(totals[x]), senders.get(x, [])))
+            continue
+        if x not in traced:  # no gradient reached it (an op returned None), so the engine skipped it
+            continue
+        g, input_grads = traced[x]
+        steps.append(_backward_step(x, i, root, g, input_grads, index, totals, senders, numbers, len(steps)))
+    return {"title": f"Backprop explorer: {root}", "tensors": tensors, "steps": steps}
+
+
+def _backward_step(x, i, root, g, input_grads, index, totals, senders, numbers, step_number):
+    """One op's backward: incoming gradient, and for each input the local derivative, what it
+    receives and, when it already had some, the sum so far (as the engine adds them up)."""
+    name = display_name(x)
+    came_from = senders.get(x, [])
+    blocks = [{"label": f"incoming gradient d{root}/d{name}" +
+               (f" (the sum of what steps {', '.join(map(str, came_from))} sent)" if len(came_from) > 1 else ""),
+               "role": "incoming", "rows": numbers(g)}]
+    updates, edges = [], []
+    for position, (parent, sent) in enumerate(zip(x._ctx.inputs, input_grads)):
+        if sent is None or not parent.requires_grad:
+            continue
+        if sent.shape != parent.shape:  # as the engine does: sum over the axes NumPy broadcast
+            sent = engine._unbroadcast(sent, parent.shape, x._ctx)
+        previous = totals.get(parent)
+        totals[parent] = sent if previous is None else previous + sent
+        senders.setdefault(parent, []).append(step_number + 1)  # pages number steps from 1
+        target = display_name(parent)
+        blocks.append({"label": f"to {target}: local derivative {local_derivative(x, position)}; "
+                                f"it receives d{root}/d{target} from this path", "role": "pass", "rows": numbers(sent)})
+        if previous is not None:
+            earlier = ", ".join(map(str, senders[parent][:-1]))
+            blocks.append({"label": f"{target} already had a gradient from step {earlier}; "
+                                    f"the engine adds this one to it", "role": "total", "rows": numbers(totals[parent])})
+        updates.append([index[parent], "grad", numbers(totals[parent])])
+        edges.append(f"e{i}_{position}")
+    return {"phase": "backward", "node": i, "edges": edges + [f"e{i}"],
+            "title": f"backward through {x._ctx.name}, which made {name}", "blocks": blocks, "updates": updates}
+
+
+def _leaf_step(x, i, root, rows, came_from):
+    name = display_name(x)
+    sources = f" (the sum of what steps {', '.join(map(str, came_from))} sent)" if len(came_from) > 1 else ""
+    return {"phase": "backward", "node": i, "edges": [], "kind": "gradient", "tensor": name,
+            "title": f"{name} gets its gradient: {name}.grad += d{root}/d{name}",
+            "blocks": [{"label": f"d{root}/d{name}{sources}", "role": "total", "rows": rows}],
+            "updates": [[i, "grad", rows]]}
+
+
+def save_html(t, path, highlight=None, max_nodes=1000, digits=8, max_values=64):
+    """Write one self-contained page (inline SVG, CSS and JavaScript) that steps through the
+    forward pass and then the backward pass the engine really ran, for the graph behind t.
+
+    Values are shown to `digits` significant digits; tensors with more than `max_values`
+    elements as min/mean/max. The backward pass is recorded with record_backward(), so call
+    this before backward() or with backward(retain_graph=True); no .grad is changed.
+    """
+    data = _explorer_data(t, digits, max_values)
+    svg = svg_of(draw(t, show_values=False, show_grads=False, highlight=highlight, max_nodes=max_nodes))
+    parts = {"TITLE": html.escape(data["title"]), "SVG": svg[svg.index("<svg"):],
+             # "<" escaped inside the JSON, so no name can close the <script> element early.
+             "DATA": json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")}
+    template = resources.files(__package__).joinpath("explorer.html").read_text(encoding="utf-8")
+    page = re.sub("__(TITLE|SVG|DATA)__", lambda m: parts[m[1]], template)  # one pass: no text is replaced twice
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(page)
