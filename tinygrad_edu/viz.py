@@ -237,7 +237,7 @@ def _note_elided(graph, order, kept, cut, max_nodes):
 
 
 class _Clusters:
-    """A labelled box per nn module scope ("MLP/Linear(2→3)" nests in "MLP"). A leaf goes
+    """A labelled box per nn module scope ("MLP/Linear(2→3)" nests in "MLP"). A parameter goes
     in the box of its consumers when they all share one, so a layer's weights sit inside it."""
 
     def __init__(self, graph, order):
@@ -249,8 +249,11 @@ class _Clusters:
                     consumer_scopes.setdefault(p, set()).add(x._ctx.scope)
         self.scope = {}
         for x in order:
-            scopes = consumer_scopes.get(x, {None})
-            self.scope[x] = x._ctx.scope if x._ctx is not None else scopes.pop() if len(scopes) == 1 else None
+            if x._ctx is not None:
+                self.scope[x] = x._ctx.scope
+            else:  # data stays outside; a parameter joins its users' box when they share one
+                scopes = consumer_scopes.get(x, {None}) if x.requires_grad else {None}
+                self.scope[x] = scopes.pop() if len(scopes) == 1 else None
 
     def of(self, t):
         """The graph or cluster t's nodes go in, made (with its enclosing ones) on first use."""
@@ -403,8 +406,8 @@ def _backward_step(x, i, root, g, input_grads, index, totals, senders, numbers, 
         totals[parent] = sent if previous is None else previous + sent
         senders.setdefault(parent, []).append(step_number + 1)  # pages number steps from 1
         target = display_name(parent)
-        blocks.append({"label": f"to {target}: local derivative {local_derivative(x, position)}; "
-                                f"it receives d{root}/d{target} from this path", "role": "pass", "rows": numbers(sent)})
+        blocks.append({"label": f"to {target}: d{root}/d{target} = d{root}/d{name} · d{name}/d{target}, "
+                                f"local derivative {local_derivative(x, position)}", "role": "pass", "rows": numbers(sent)})
         if previous is not None:
             earlier = ", ".join(map(str, senders[parent][:-1]))
             blocks.append({"label": f"{target} already had a gradient from step {earlier}; "
