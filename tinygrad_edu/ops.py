@@ -18,6 +18,21 @@ def tensor_method(fn):
     return fn
 
 
+def unary_method(op, *names):
+    """Tensor methods, under each name, that apply op to the tensor."""
+    for name in names:
+        setattr(Tensor, name, lambda self: op.apply(self))
+
+
+def binary_method(op, name, dunder=None):
+    """t.name(other), t ∘ other and other ∘ t for the operator ∘ Python calls __dunder__."""
+    dunder = dunder or name
+    forward = lambda self, other: op.apply(self, other)  # noqa: E731
+    setattr(Tensor, name, forward)
+    setattr(Tensor, f"__{dunder}__", forward)
+    setattr(Tensor, f"__r{dunder}__", lambda self, other: op.apply(other, self))
+
+
 def _unwanted(ctx, i):
     """True when input i needs no gradient, so backward can skip computing it."""
     return not ctx.needs_input_grad[i]
@@ -38,6 +53,9 @@ class Add(Function):
         return g, g
 
 
+binary_method(Add, "add")
+
+
 class Sub(Function):
     ufunc = np.subtract
     derivatives = ("1", "-1")
@@ -49,6 +67,9 @@ class Sub(Function):
     @staticmethod
     def backward(ctx, g):
         return g, None if _unwanted(ctx, 1) else -g
+
+
+binary_method(Sub, "sub")
 
 
 class Mul(Function):
@@ -64,6 +85,9 @@ class Mul(Function):
     def backward(ctx, g):
         a, b = ctx.saved_tensors
         return (None if _unwanted(ctx, 0) else g * b), (None if _unwanted(ctx, 1) else g * a)
+
+
+binary_method(Mul, "mul")
 
 
 class Div(Function):
@@ -83,6 +107,9 @@ class Div(Function):
         return grad_a, None if _unwanted(ctx, 1) else -grad_a * out
 
 
+binary_method(Div, "div", dunder="truediv")
+
+
 class Neg(Function):
     ufunc = np.negative
     derivatives = ("-1",)
@@ -94,6 +121,9 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, g):
         return -g
+
+
+unary_method(Neg, "neg", "__neg__")
 
 
 class Pow(Function):
@@ -109,6 +139,18 @@ class Pow(Function):
     def backward(ctx, g):
         x, = ctx.saved_tensors
         return g * ctx.k * x ** (ctx.k - 1)
+
+
+@tensor_method
+def __pow__(self, k):
+    if not isinstance(k, (int, float, np.number)):
+        raise TypeError(f"pow: the exponent must be a Python or NumPy scalar, got {type(k).__name__}")
+    if k == 2:  # the common case, with a cheaper backward
+        return Square.apply(self)
+    return Pow.apply(self, k=k.item() if isinstance(k, np.generic) else k)  # a NumPy scalar would upcast float32
+
+
+Tensor.pow = Tensor.__pow__
 
 
 class Matmul(Function):
@@ -145,103 +187,7 @@ def _swap_last_axes(x):
     return x.transpose(axes)
 
 
-@tensor_method
-def __add__(self, other):
-    return Add.apply(self, other)
-
-
-@tensor_method
-def __radd__(self, other):
-    return Add.apply(other, self)
-
-
-@tensor_method
-def __sub__(self, other):
-    return Sub.apply(self, other)
-
-
-@tensor_method
-def __rsub__(self, other):
-    return Sub.apply(other, self)
-
-
-@tensor_method
-def __mul__(self, other):
-    return Mul.apply(self, other)
-
-
-@tensor_method
-def __rmul__(self, other):
-    return Mul.apply(other, self)
-
-
-@tensor_method
-def __truediv__(self, other):
-    return Div.apply(self, other)
-
-
-@tensor_method
-def __rtruediv__(self, other):
-    return Div.apply(other, self)
-
-
-@tensor_method
-def __neg__(self):
-    return Neg.apply(self)
-
-
-@tensor_method
-def __pow__(self, k):
-    if not isinstance(k, (int, float, np.number)):
-        raise TypeError(f"pow: the exponent must be a Python or NumPy scalar, got {type(k).__name__}")
-    if k == 2:  # the common case, with a cheaper backward
-        return Square.apply(self)
-    return Pow.apply(self, k=k.item() if isinstance(k, np.generic) else k)  # a NumPy scalar would upcast float32
-
-
-@tensor_method
-def __matmul__(self, other):
-    return Matmul.apply(self, other)
-
-
-@tensor_method
-def __rmatmul__(self, other):
-    return Matmul.apply(other, self)
-
-
-@tensor_method
-def add(self, other):
-    return Add.apply(self, other)
-
-
-@tensor_method
-def sub(self, other):
-    return Sub.apply(self, other)
-
-
-@tensor_method
-def mul(self, other):
-    return Mul.apply(self, other)
-
-
-@tensor_method
-def div(self, other):
-    return Div.apply(self, other)
-
-
-@tensor_method
-def neg(self):
-    return Neg.apply(self)
-
-
-@tensor_method
-def pow(self, k):
-    return self.__pow__(k)
-
-
-@tensor_method
-def matmul(self, other):
-    return Matmul.apply(self, other)
+binary_method(Matmul, "matmul")
 
 
 # --- elementwise functions -------------------------------------------------
@@ -262,6 +208,9 @@ class Sigmoid(Function):
         return g * out * (1 - out)
 
 
+unary_method(Sigmoid, "sigmoid")
+
+
 class Tanh(Function):
     ufunc = np.tanh
     derivatives = ("1-{out}²",)
@@ -278,6 +227,9 @@ class Tanh(Function):
         return g * (1 - out * out)
 
 
+unary_method(Tanh, "tanh")
+
+
 class Relu(Function):
     derivatives = ("[{x}>0]",)
 
@@ -290,6 +242,9 @@ class Relu(Function):
     def backward(ctx, g):
         positive, = ctx.saved_tensors
         return g * positive
+
+
+unary_method(Relu, "relu")
 
 
 class Exp(Function):
@@ -308,6 +263,9 @@ class Exp(Function):
         return g * out
 
 
+unary_method(Exp, "exp")
+
+
 class Log(Function):
     ufunc = np.log
     derivatives = ("1/{x}",)
@@ -323,6 +281,9 @@ class Log(Function):
         return g / x
 
 
+unary_method(Log, "log")
+
+
 class Square(Function):
     ufunc = np.square
     derivatives = ("2{x}",)
@@ -336,6 +297,9 @@ class Square(Function):
     def backward(ctx, g):
         x, = ctx.saved_tensors
         return 2 * x * g
+
+
+unary_method(Square, "square")
 
 
 class Sqrt(Function):
@@ -354,6 +318,9 @@ class Sqrt(Function):
         return g / (2 * out)
 
 
+unary_method(Sqrt, "sqrt")
+
+
 class Abs(Function):
     ufunc = np.absolute
     derivatives = ("sign({x})",)
@@ -367,6 +334,9 @@ class Abs(Function):
     def backward(ctx, g):
         sign, = ctx.saved_tensors
         return g * sign
+
+
+unary_method(Abs, "abs", "__abs__")
 
 
 class Clip(Function):
@@ -387,51 +357,6 @@ class Clip(Function):
     def backward(ctx, g):
         inside, = ctx.saved_tensors
         return g * inside
-
-
-@tensor_method
-def sigmoid(self):
-    return Sigmoid.apply(self)
-
-
-@tensor_method
-def tanh(self):
-    return Tanh.apply(self)
-
-
-@tensor_method
-def relu(self):
-    return Relu.apply(self)
-
-
-@tensor_method
-def exp(self):
-    return Exp.apply(self)
-
-
-@tensor_method
-def log(self):
-    return Log.apply(self)
-
-
-@tensor_method
-def square(self):
-    return Square.apply(self)
-
-
-@tensor_method
-def sqrt(self):
-    return Sqrt.apply(self)
-
-
-@tensor_method
-def abs(self):
-    return Abs.apply(self)
-
-
-@tensor_method
-def __abs__(self):
-    return Abs.apply(self)
 
 
 @tensor_method
