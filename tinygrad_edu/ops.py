@@ -33,11 +33,6 @@ def binary_method(op, name, dunder=None):
     setattr(Tensor, f"__r{dunder}__", lambda self, other: op.apply(other, self))
 
 
-def _unwanted(ctx, i):
-    """True when input i needs no gradient, so backward can skip computing it."""
-    return not ctx.needs_input_grad[i]
-
-
 # --- arithmetic ------------------------------------------------------------
 
 class Add(Function):
@@ -66,7 +61,7 @@ class Sub(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g, None if _unwanted(ctx, 1) else -g
+        return g, -g if ctx.needs_input_grad[1] else None
 
 
 binary_method(Sub, "sub")
@@ -84,7 +79,8 @@ class Mul(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        return (None if _unwanted(ctx, 0) else g * b), (None if _unwanted(ctx, 1) else g * a)
+        wanted = ctx.needs_input_grad  # skip the gradients no input asks for
+        return (g * b if wanted[0] else None), (g * a if wanted[1] else None)
 
 
 binary_method(Mul, "mul")
@@ -104,7 +100,7 @@ class Div(Function):
     def backward(ctx, g):
         b, out = ctx.saved_tensors
         grad_a = g / b
-        return grad_a, None if _unwanted(ctx, 1) else -grad_a * out
+        return grad_a, -grad_a * out if ctx.needs_input_grad[1] else None
 
 
 binary_method(Div, "div", dunder="truediv")
@@ -173,10 +169,10 @@ class Matmul(Function):
         g2 = g.reshape(g.shape[:-1] + (1, g.shape[-1])) if a.ndim == 1 else g
         g2 = g2.reshape(g2.shape + (1,)) if b.ndim == 1 else g2
         grad_a = grad_b = None
-        if not _unwanted(ctx, 0):
+        if ctx.needs_input_grad[0]:
             grad_a = g2 @ _swap_last_axes(b2)
             grad_a = grad_a.reshape(grad_a.shape[:-2] + grad_a.shape[-1:]) if a.ndim == 1 else grad_a
-        if not _unwanted(ctx, 1):
+        if ctx.needs_input_grad[1]:
             grad_b = _swap_last_axes(a2) @ g2
             grad_b = grad_b.reshape(grad_b.shape[:-1]) if b.ndim == 1 else grad_b
         return grad_a, grad_b
