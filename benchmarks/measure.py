@@ -1,0 +1,73 @@
+"""Measure one engine on one workload in this process: check its gradients, then time it."""
+import gc
+import resource
+import statistics
+import time
+
+import numpy as np
+
+from . import engines, floor
+
+# How closely an engine's gradients must match the floor's, relative to each array's largest value.
+TOLERANCE = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-4}
+
+
+def make(engine_name, name):
+    return floor.make(name) if engine_name == "floor" else engines.make(engine_name, name)
+
+
+class GradientMismatch(AssertionError):
+    pass
+
+
+def check_gradients(engine_name, name, got=None):
+    """Raise GradientMismatch unless the engine's loss and gradients (`got`, else computed) match the floor's."""
+    expected = floor.make(name)[1]()
+    got = make(engine_name, name)[1]() if got is None else got
+    if len(got) != len(expected):
+        raise GradientMismatch(f"{engine_name} on {name}: {len(got)} values, the floor has {len(expected)}")
+    for i, (want, have) in enumerate(zip(expected, got)):
+        want, have = np.asarray(want), np.asarray(have)
+        if have.shape != want.shape:
+            raise GradientMismatch(f"{engine_name} on {name}, value {i}: shape {have.shape}, floor {want.shape}")
+        error, scale = np.max(np.abs(have - want)), np.max(np.abs(want))
+        if not error <= TOLERANCE[want.dtype] * scale:
+            raise GradientMismatch(f"{engine_name} on {name}, value {i}: differs from the floor by {error:.3g} "
+                                   f"(largest floor value {scale:.3g}, tolerance {TOLERANCE[want.dtype]:g} of it)")
+
+
+def seconds_per_call(fn, seconds, batch_seconds):
+    """Median time of one call, over batches of at least batch_seconds, until `seconds` of timed work.
+
+    Batches too short to count warm it up. Batches, not single calls, so garbage
+    collection and freeing the graph are paid for as they fall. CPU time of this
+    process, not wall time, so other work on a shared machine disturbs it less.
+    """
+    calls, per_call, total = 1, [], 0.0
+    while total < seconds or not per_call:
+        start = time.process_time()
+        for _ in range(calls):
+            fn()
+        elapsed = time.process_time() - start
+        total += elapsed
+        if elapsed < batch_seconds:
+            calls *= 2
+        else:
+            per_call.append(elapsed / calls)
+    return statistics.median(per_call)
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux gives KiB
+
+
+def measure(engine_name, name, seconds, batch_seconds):
+    """This process's measurements of one engine on one workload, as a dict for JSON."""
+    step, gradients = make(engine_name, name)
+    baseline = peak_rss_mib()  # the engine imported and the inputs made
+    values = gradients()  # also the warm-up
+    if engine_name != "floor":
+        check_gradients(engine_name, name, values)
+    gc.collect()
+    timing = seconds_per_call(step, seconds, batch_seconds)
+    return {"seconds": timing, "baseline_rss_mib": baseline, "peak_rss_mib": peak_rss_mib()}

@@ -1,0 +1,132 @@
+"""Run every workload on every engine, each in a process of its own, and report ratios to the floor.
+
+    python -m benchmarks [--quick] [--engines tinygrad_edu torch] [--workloads W1_H3 W4] [--json PATH]
+
+Three rounds (one with --quick), each running every workload on every engine in
+turn, so drift on a shared machine falls on all engines alike; the medians over
+rounds are compared. PyTorch joins when it is installed.
+"""
+import argparse
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from .workloads import W4_RSS_TARGET_MIB, WORKLOADS
+
+HERE = Path(__file__).resolve().parent
+# (seconds of timed work per measurement, least seconds per timed batch)
+BUDGETS = {"full": (1.0, 0.1), "quick": (0.1, 0.01)}
+
+
+def installed_engines():
+    return ["tinygrad_edu"] + (["torch"] if importlib.util.find_spec("torch") else [])
+
+
+def run_child(engine, name, seconds, batch_seconds):
+    """One measurement in a fresh process; a failure (such as a gradient mismatch) stops the run."""
+    done = subprocess.run([sys.executable, "-m", "benchmarks.child", engine, name, str(seconds), str(batch_seconds)],
+                          cwd=HERE.parent, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{engine} on {name} failed:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def measure_all(engines, names, rounds, seconds, batch_seconds):
+    """{workload: {engine: [one measurement per round]}}, rounds interleaved."""
+    runs = {name: {engine: [] for engine in engines} for name in names}
+    for round_number in range(1, rounds + 1):
+        for name in names:
+            for engine in engines:
+                print(f"round {round_number}/{rounds}: {name} on {engine}", file=sys.stderr, flush=True)
+                runs[name][engine].append(run_child(engine, name, seconds, batch_seconds))
+    return runs
+
+
+def summarise(runs):
+    """Medians over rounds, each engine's ratio to the floor, and the peak RSS."""
+    results = {}
+    for name, by_engine in runs.items():
+        floor_seconds = statistics.median(run["seconds"] for run in by_engine["floor"])
+        results[name] = {}
+        for engine, measured in by_engine.items():
+            seconds = statistics.median(run["seconds"] for run in measured)
+            results[name][engine] = {
+                "seconds": seconds,
+                "ratio": seconds / floor_seconds,
+                "rounds": [run["seconds"] for run in measured],
+                "peak_rss_mib": max(run["peak_rss_mib"] for run in measured),
+                "baseline_rss_mib": max(run["baseline_rss_mib"] for run in measured),
+            }
+    return results
+
+
+def machine():
+    """What the numbers were measured on."""
+    cpuinfo = Path("/proc/cpuinfo")
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+              if line.startswith("model name")] if cpuinfo.exists() else []
+    return {
+        "cpu": models[0] if models else platform.processor(),
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": importlib.metadata.version("numpy"),
+        "torch": importlib.metadata.version("torch") if importlib.util.find_spec("torch") else None,
+        "blas_threads": 1,
+    }
+
+
+def table(results, engines):
+    """The results as a Markdown table: the floor's time, each engine's ratio to it, the target."""
+    header = ["workload", "NumPy floor"] + engines + ["target", "met"]
+    rows = []
+    for name, by_engine in results.items():
+        workload = WORKLOADS[name]
+        ratio = by_engine["tinygrad_edu"]["ratio"] if "tinygrad_edu" in by_engine else None
+        rows.append([workload.label, _duration(by_engine["floor"]["seconds"])]
+                    + [f"{by_engine[e]['ratio']:.2f}×" for e in engines]
+                    + [f"≤ {workload.target:.2f}×", "" if ratio is None else _yes(ratio <= workload.target)])
+        if name == "W4":
+            rss = by_engine.get("tinygrad_edu", {}).get("peak_rss_mib")
+            rows.append(["W4 peak RSS (baseline)", _rss(by_engine["floor"])] + [_rss(by_engine[e]) for e in engines]
+                        + [f"≤ {W4_RSS_TARGET_MIB} MiB", "" if rss is None else _yes(rss <= W4_RSS_TARGET_MIB)])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def _duration(seconds):
+    return f"{seconds * 1e3:.3g} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.3g} µs"
+
+
+def _rss(result):
+    return f"{result['peak_rss_mib']:.0f} ({result['baseline_rss_mib']:.0f}) MiB"
+
+
+def _yes(met):
+    return "yes" if met else "**no**"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one round of 0.1 s per measurement")
+    parser.add_argument("--rounds", type=int, help="rounds (default 3, or 1 with --quick)")
+    parser.add_argument("--engines", nargs="+", choices=["tinygrad_edu", "torch"], default=installed_engines())
+    parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
+    parser.add_argument("--json", type=Path, help="where to write the results "
+                        "(default benchmarks/results.json, or results-quick.json with --quick)")
+    args = parser.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    rounds = args.rounds or (1 if args.quick else 3)
+    seconds, batch_seconds = BUDGETS[mode]
+    runs = measure_all(["floor"] + args.engines, args.workloads, rounds, seconds, batch_seconds)
+    results = summarise(runs)
+    report = {"mode": mode, "rounds": rounds, "machine": machine(), "results": results}
+    path = args.json or HERE / ("results-quick.json" if args.quick else "results.json")
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(table(results, args.engines))
+    print(f"\n{json.dumps(report['machine'])}\nwritten to {path}")

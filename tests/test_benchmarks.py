@@ -1,0 +1,38 @@
+"""The benchmark harness can't rot: each workload's engine gradients still match the hand-written floor.
+
+No timing is asserted; the harness runs at tiny repetitions only to show it still works.
+"""
+import numpy as np
+import pytest
+
+from benchmarks import measure, run
+from benchmarks.workloads import WORKLOADS
+
+
+@pytest.mark.parametrize("name", list(WORKLOADS))
+def test_tinygrad_edu_gradients_match_the_floor(name):
+    measure.check_gradients("tinygrad_edu", name)
+
+
+def test_torch_gradients_match_the_floor_when_installed():
+    pytest.importorskip("torch")
+    for name in ("W1_H3", "W2", "W5"):
+        measure.check_gradients("torch", name)
+
+
+def test_a_wrong_gradient_fails_loudly():
+    _, gradients = measure.make("tinygrad_edu", "W1_H3")
+    loss, grad_w1, grad_w2 = gradients()
+    with pytest.raises(measure.GradientMismatch, match="value 2"):
+        measure.check_gradients("tinygrad_edu", "W1_H3", [loss, grad_w1, grad_w2 * (1 + 1e-6)])
+
+
+def test_the_harness_measures_and_reports():
+    runs = {"W1_H3": {engine: [run.run_child(engine, "W1_H3", 0.001, 0.0001)] for engine in ("floor", "tinygrad_edu")},
+            "W3": {engine: [measure.measure(engine, "W3", 0.0, 0.0)] for engine in ("floor", "tinygrad_edu")}}
+    runs["W4"] = runs["W3"]  # the table's W4 rows need only numbers; W4 itself takes seconds
+    results = run.summarise(runs)
+    assert results["W1_H3"]["floor"]["ratio"] == 1.0
+    assert np.isfinite(results["W3"]["tinygrad_edu"]["ratio"])
+    text = run.table(results, ["tinygrad_edu"])
+    assert "W1 XOR step, H=3" in text and "W4 peak RSS" in text
