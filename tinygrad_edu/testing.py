@@ -108,5 +108,5 @@ def _table(found, atol, rtol, limit=30):
     if len(rows) > limit:
         lines.append(f"... and {len(rows) - limit} more rows, {sum(row[0] == '✗' for row in rows[limit:])} of them ✗")
     if zeros:
-        lines.append(f"({zeros} entries that are 0 both ways are not shown)")
+        lines.append(f"(not shown: {zeros} where both are 0)")
     return "\n".join(lines)
