@@ -78,7 +78,7 @@ def test_article_network_has_its_tensors_ops_and_edges(net):
 
 def test_node_ids_are_walk_numbers_without_colons(net):
     nodes, edges = parse(viz.draw(net["loss"]))
-    assert all(re.fullmatch(r"(t|op)\d+", n) for n in nodes)
+    assert all(re.fullmatch(r"(t|op)\d+|c\d+_\d+", n) for n in nodes)  # c: a number beside its op
     assert {n for e in edges for n in e[:2]} <= set(nodes)
 
 
@@ -127,8 +127,8 @@ def test_svg_parses_names_every_tensor_and_carries_derivative_labels(net, tmp_pa
     assert list(tmp_path.iterdir()) == [path]  # piped: no .gv file left behind
 
 
-def test_names_with_dot_and_html_syntax_are_escaped(tmp_path):
-    name = 'a:b "c" \\d {e} <f> |g & h'
+@pytest.mark.parametrize("name", ['a:b "c" \\d {e} <f> |g & h', "<b>html</b>", "trailing\\"])
+def test_names_with_dot_and_html_syntax_are_escaped(tmp_path, name):
     x = Tensor([1.0, 2.0], requires_grad=True, name=name)
     path = tmp_path / "odd.svg"
     viz.save_svg((x * 2).sum(), path, highlight=x)
@@ -162,8 +162,9 @@ def test_a_deep_graph_is_walked_without_recursion_and_elided_with_a_note():
     note = nodes.pop("elided")
     assert len(nodes) <= 50
     tensors_left, ops_left = map(int, re.match(r"(\d+) more tensors and (\d+) ops not drawn", note[0]).groups())
-    ops_drawn = sum(n.startswith("op") for n in nodes)
-    assert (tensors_left + len(nodes) - ops_drawn, ops_left + ops_drawn) == (5000 + 2, 5000)  # results, x and 1.0
+    drawn = {kind: sum(n.startswith(kind) for n in nodes) for kind in ("t", "op")}
+    # 5000 results, x, and the 1.0 (drawn beside each op using it) make the 5002 tensors.
+    assert (tensors_left + drawn["t"] + 1, ops_left + drawn["op"]) == (5002, 5000)
     assert "max_nodes=50" in note[1] and any(tail == "elided" for tail, *_ in edges)
 
 

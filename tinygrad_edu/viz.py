@@ -59,18 +59,27 @@ def _walk(root):
 
 
 def _nearest(root, max_nodes):
-    """The tensors closest to root (breadth first) whose nodes, each tensor's op counted, fit in max_nodes."""
+    """The tensors closest to root (breadth first) whose nodes fit in max_nodes."""
     kept, seen, queue, used = set(), {root}, [root], 0
     for t in queue:  # the queue grows while we walk it
-        used += 1 if t._ctx is None else 2
+        inputs = t._ctx.inputs if t._ctx is not None else ()
+        used += _node_count(t)
         if used > max_nodes:
             break
         kept.add(t)
-        for x in t._ctx.inputs if t._ctx is not None else ():
-            if x not in seen:
+        kept.update(x for x in inputs if _is_number(x))  # drawn with their op, so counted with it
+        for x in inputs:
+            if x not in seen and not _is_number(x):
                 seen.add(x)
                 queue.append(x)
     return kept
+
+
+def _node_count(t):
+    """The nodes draw() makes for t: its own, its op's, and one per number its op uses."""
+    if t._ctx is None:
+        return 0 if _is_number(t) else 1
+    return 2 + sum(_is_number(x) for x in t._ctx.inputs)
 
 
 def display_name(t):
@@ -80,6 +89,11 @@ def display_name(t):
     if t._ctx is not None:
         return t._ctx.name.lower()
     return f"{t.data.item():g}" if t.size == 1 else "tensor"
+
+
+def _is_number(t):
+    """An unnamed one-element constant, such as the 2 in x / 2."""
+    return t._ctx is None and t.name is None and not t.requires_grad and t.size == 1
 
 
 def _kind(t, root):
@@ -113,7 +127,7 @@ def local_derivative(out, i):
 
 def number_rows(array, digits):
     """A small array as lines of numbers, one line per row, each to `digits` significant digits."""
-    rows = np.asarray(array).reshape(-1, array.shape[-1] if array.ndim else 1)
+    rows = np.asarray(array).reshape(-1, array.shape[-1] if array.ndim else 1).tolist()  # floats format faster
     return ["  ".join(f"{v:.{digits}g}" for v in row) for row in rows]
 
 
@@ -144,8 +158,9 @@ def _op_label(ctx):
 
 
 def _plain(text):
-    """A plain (non-HTML) attribute value: graphviz quotes it but leaves backslashes as escapes."""
-    return text.replace("\\", "\\\\")
+    """A plain attribute value. graphviz quotes it, but leaves backslashes as DOT escapes and
+    passes text in <...> through as an HTML label, so both are neutralised here."""
+    return graphviz.nohtml(text.replace("\\", "\\\\"))
 
 
 # --- draw ------------------------------------------------------------------------
@@ -163,47 +178,60 @@ def draw(t, show_values=True, show_grads=True, highlight=None, max_nodes=400, di
     """
     order = _walk(t)
     kept = set(order)
-    if max_nodes is not None and len(order) + sum(x._ctx is not None for x in order) > max_nodes:
+    if max_nodes is not None and sum(map(_node_count, order)) > max_nodes:
         kept = _nearest(t, max_nodes)
     node_id = {x: i for i, x in enumerate(order)}
     targets = set(_tensors(highlight))
     on_path = _paths_to(order, targets)
+    # Shared attributes as defaults: quoting attributes is most of the time a large graph takes.
     graph = Drawing(graph_attr={"rankdir": "LR"},
-                    node_attr={"fontname": "Helvetica", "fontsize": "10"},
+                    node_attr={"fontname": "Helvetica", "fontsize": "10", "shape": "box",
+                               "style": "filled,rounded", "fillcolor": FILL["result"]},
                     edge_attr={"fontname": "Helvetica", "fontsize": "9"})
     clusters = _Clusters(graph, order)
     edges, cut = [], []
     for x in order:
         if x not in kept:
             continue
+        if _is_number(x):
+            continue  # drawn beside each op that uses it, below
         i = node_id[x]
         box = clusters.of(x)
-        if x._ctx is None and x.name is None and not x.requires_grad and x.size == 1:
-            box.node(f"t{i}", label=f"<{html.escape(display_name(x))}>", shape="plaintext", id=f"t{i}")
-        else:
-            box.node(f"t{i}", label=_tensor_label(x, show_values, show_grads, digits, max_values),
-                     shape="box", style="filled,rounded", fillcolor=FILL[_kind(x, t)],
-                     penwidth="2.5" if x in targets else "1", tooltip=_plain(display_name(x)), id=f"t{i}")
+        kind = _kind(x, t)
+        style = {"fillcolor": FILL[kind]} if kind != "result" else {}
+        if x in targets:
+            style["penwidth"] = "2.5"
+        box.node(f"t{i}", label=_tensor_label(x, show_values, show_grads, digits, max_values),
+                 tooltip=_plain(display_name(x)), **style)
         if x._ctx is None:
             continue
-        box.node(f"op{i}", label=_op_label(x._ctx), shape="ellipse", id=f"op{i}")
+        box.node(f"op{i}", label=_op_label(x._ctx), shape="ellipse")
         for position, parent in enumerate(x._ctx.inputs):
             if parent not in kept:
                 cut.append(f"op{i}")
                 continue
+            tail = _input_node(parent, i, position, node_id)
+            if _is_number(parent):
+                box.node(tail, label=f"<{html.escape(display_name(parent))}>", shape="plaintext")
             style = {}
             if parent in on_path:
                 label = html.escape(local_derivative(x, position))
                 style = {"color": HIGHLIGHT, "penwidth": "2", "label": f'<<font color="{HIGHLIGHT}">{label}</font>>'}
-            edges.append((f"t{node_id[parent]}", f"op{i}", f"e{i}_{position}", style))
+            edges.append((tail, f"op{i}", style))
         carries = x in on_path and any(p in on_path for p in x._ctx.inputs)
-        edges.append((f"op{i}", f"t{i}", f"e{i}", {"color": HIGHLIGHT, "penwidth": "2"} if carries else {}))
+        edges.append((f"op{i}", f"t{i}", {"color": HIGHLIGHT, "penwidth": "2"} if carries else {}))
     clusters.attach()
     if cut:
         _note_elided(graph, order, kept, cut, max_nodes)
-    for tail, head, edge_id, style in edges:
-        graph.edge(tail, head, id=edge_id, **style)
+    for tail, head, style in edges:
+        graph.edge(tail, head, **style)
     return graph
+
+
+def _input_node(parent, i, position, node_id):
+    """The node an edge into op i starts from. A number gets a node per use: the engine shares
+    one Tensor for each number, and one node wired to every op using it tangles the layout."""
+    return f"c{i}_{position}" if _is_number(parent) else f"t{node_id[parent]}"
 
 
 def _tensors(one_or_many):
@@ -328,9 +356,9 @@ def record_backward(t):
     It runs tinygrad_edu.grad() with retain_graph=True, so no .grad changes and t can
     still be backwarded afterwards. A graph that an earlier backward() has freed cannot be replayed.
     """
-    order = _walk(t)
     if not t.requires_grad:
         raise RuntimeError("record_backward: the tensor does not require grad, so it has no backward pass to record")
+    order = _walk(t)
     if any(x._ctx is not None and x._ctx.saved_tensors is engine._RELEASED for x in order):
         raise RuntimeError("record_backward: an earlier backward() freed this graph's saved arrays, so its backward "
                            "pass cannot be replayed. Record before calling backward(), or call backward(retain_graph=True).")
@@ -348,83 +376,100 @@ def record_backward(t):
 def _explorer_data(t, digits, max_values):
     """The page's tensors and steps: forward in topological order, then backward as the engine ran it."""
     order = _walk(t)
-    index = {x: i for i, x in enumerate(order)}
-    root = display_name(t)
-
-    def numbers(array):
-        return _numbers(array, digits, max_values)
-
-    tensors = [{"name": display_name(x), "node": f"t{i}", "op": f"op{i}" if x._ctx is not None else None,
-                "shape": f"{x.shape} {x.dtype}", "kind": _kind(x, t)} for i, x in enumerate(order)]
-    leaves = [x for x in order if x._ctx is None]
-    steps = [{"phase": "start", "node": None, "edges": [],
-              "title": "Before the forward pass: only the inputs and parameters have values",
-              "blocks": [], "updates": [[index[x], "value", numbers(x.data)] for x in leaves]}]
+    steps = _Steps(t, order, digits, max_values)
+    steps.start([x for x in order if x._ctx is None])
     for x in order:
         if x._ctx is not None:
-            i = index[x]
-            args = ", ".join(display_name(p) for p in x._ctx.inputs)
-            steps.append({"phase": "forward", "node": i, "edges": [f"e{i}_{k}" for k in range(len(x._ctx.inputs))] + [f"e{i}"],
-                          "title": f"forward: {display_name(x)} = {_op_label(x._ctx)[1:-1]}({args})",
-                          "blocks": [{"label": f"value of {display_name(x)}", "role": "value", "rows": numbers(x.data)}],
-                          "updates": [[i, "value", numbers(x.data)]]})
-    ones = np.ones(t.shape, t.dtype)
-    steps.append({"phase": "backward", "node": index[t], "edges": [],
-                  "title": f"backward starts at {root}: d{root}/d{root} = 1",
-                  "blocks": [{"label": f"d{root}/d{root}", "role": "incoming", "rows": numbers(ones)}],
-                  "updates": [[index[t], "grad", numbers(ones)]]})
+            steps.forward(x)
+    steps.seed()
     traced = {out: (g, input_grads) for out, g, input_grads in record_backward(t)}
-    totals, senders = {t: ones}, {}
     for x in engine.backward_order([t]):
-        i = index[x]
         if x._ctx is None:
-            if x in totals:
-                steps.append(_leaf_step(x, i, root, numbers(totals[x]), senders.get(x, [])))
-            continue
-        if x not in traced:  # no gradient reached it (an op returned None), so the engine skipped it
-            continue
-        g, input_grads = traced[x]
-        steps.append(_backward_step(x, i, root, g, input_grads, index, totals, senders, numbers, len(steps)))
-    return {"title": f"Backprop explorer: {root}", "tensors": tensors, "steps": steps}
+            steps.leaf(x)
+        elif x in traced:  # else no gradient reached it (an op returned None) and the engine skipped it
+            steps.backward(x, *traced[x])
+    tensors = [{"name": display_name(x), "node": f"t{i}", "op": f"op{i}" if x._ctx is not None else None,
+                "shape": f"{x.shape} {x.dtype}", "kind": _kind(x, t)} for i, x in enumerate(order)]
+    return {"title": f"Backprop explorer: {steps.root}", "tensors": tensors, "steps": steps.steps}
 
 
-def _backward_step(x, i, root, g, input_grads, index, totals, senders, numbers, step_number):
-    """One op's backward: incoming gradient, and for each input the local derivative, what it
-    receives and, when it already had some, the sum so far (as the engine adds them up)."""
-    name = display_name(x)
-    came_from = senders.get(x, [])
-    blocks = [{"label": f"incoming gradient d{root}/d{name}" +
-               (f" (the sum of what steps {', '.join(map(str, came_from))} sent)" if len(came_from) > 1 else ""),
-               "role": "incoming", "rows": numbers(g)}]
-    updates, edges = [], []
-    for position, (parent, sent) in enumerate(zip(x._ctx.inputs, input_grads)):
-        if sent is None or not parent.requires_grad:
-            continue
-        if sent.shape != parent.shape:  # as the engine does: sum over the axes NumPy broadcast
-            sent = engine._unbroadcast(sent, parent.shape, x._ctx)
-        previous = totals.get(parent)
-        totals[parent] = sent if previous is None else previous + sent
-        senders.setdefault(parent, []).append(step_number + 1)  # pages number steps from 1
-        target = display_name(parent)
-        blocks.append({"label": f"to {target}: d{root}/d{target} = d{root}/d{name} · d{name}/d{target}, "
-                                f"local derivative {local_derivative(x, position)}", "role": "pass", "rows": numbers(sent)})
-        if previous is not None:
-            earlier = ", ".join(map(str, senders[parent][:-1]))
-            blocks.append({"label": f"{target} already had a gradient from step {earlier}; "
-                                    f"the engine adds this one to it", "role": "total", "rows": numbers(totals[parent])})
-        updates.append([index[parent], "grad", numbers(totals[parent])])
-        edges.append(f"e{i}_{position}")
-    return {"phase": "backward", "node": i, "edges": edges + [f"e{i}"],
-            "title": f"backward through {x._ctx.name}, which made {name}", "blocks": blocks, "updates": updates}
+class _Steps:
+    """Writes the page's steps. Each has a title, blocks of numbers to show beside the graph,
+    the node and edges to light up, and updates [tensor, "value" or "grad", rows] for the tensor panel."""
 
+    def __init__(self, t, order, digits, max_values):
+        self.output, self.root, self.steps = t, display_name(t), []
+        self.index = {x: i for i, x in enumerate(order)}
+        self.digits, self.max_values = digits, max_values
+        self.totals = {}   # the gradient each tensor has received so far, summed as the engine sums it
+        self.senders = {}  # the steps (numbered from 1, as the page shows them) that sent it
 
-def _leaf_step(x, i, root, rows, came_from):
-    name = display_name(x)
-    sources = f" (the sum of what steps {', '.join(map(str, came_from))} sent)" if len(came_from) > 1 else ""
-    return {"phase": "backward", "node": i, "edges": [], "kind": "gradient", "tensor": name,
-            "title": f"{name} gets its gradient: {name}.grad += d{root}/d{name}",
-            "blocks": [{"label": f"d{root}/d{name}{sources}", "role": "total", "rows": rows}],
-            "updates": [[i, "grad", rows]]}
+    def numbers(self, array):
+        return _numbers(array, self.digits, self.max_values)
+
+    def add(self, phase, node, title, blocks, updates, edges=(), **extra):
+        self.steps.append({"phase": phase, "node": node, "title": title, "blocks": blocks,
+                           "updates": updates, "edges": list(edges), **extra})
+
+    def start(self, leaves):
+        self.add("start", None, "Before the forward pass: only the inputs and parameters have values", [],
+                 [[self.index[x], "value", self.numbers(x.data)] for x in leaves])
+
+    def forward(self, x):
+        i, name, rows = self.index[x], display_name(x), self.numbers(x.data)
+        args = ", ".join(display_name(p) for p in x._ctx.inputs)
+        edges = [f"{_input_node(p, i, k, self.index)}->op{i}" for k, p in enumerate(x._ctx.inputs)]
+        self.add("forward", i, f"{name} = {x._ctx.name}({args})",
+                 [{"label": f"value of {name}", "role": "value", "rows": rows}],
+                 [[i, "value", rows]], edges + [f"op{i}->t{i}"])
+
+    def seed(self):
+        ones = self.totals[self.output] = np.ones(self.output.shape, self.output.dtype)
+        i, root, rows = self.index[self.output], self.root, self.numbers(ones)
+        self.add("backward", i, f"starts at {root}: d{root}/d{root} = 1",
+                 [{"label": f"d{root}/d{root}", "role": "incoming", "rows": rows}], [[i, "grad", rows]])
+
+    def backward(self, x, g, input_grads):
+        """One op's backward: the incoming gradient, and for each input the local derivative,
+        what it receives and, when it already had some, the engine's running sum."""
+        i, name, root = self.index[x], display_name(x), self.root
+        blocks = [{"label": f"incoming gradient d{root}/d{name}{self.sent_by(x)}", "role": "incoming",
+                   "rows": self.numbers(g)}]
+        updates, edges = [], []
+        for position, (parent, sent) in enumerate(zip(x._ctx.inputs, input_grads)):
+            if sent is None or not parent.requires_grad:
+                continue
+            if sent.shape != parent.shape:  # as the engine does: sum over the axes NumPy broadcast
+                sent = engine._unbroadcast(sent, parent.shape, x._ctx)
+            previous = self.totals.get(parent)
+            total = self.totals[parent] = sent if previous is None else previous + sent
+            target = display_name(parent)
+            blocks.append({"label": f"to {target}: d{root}/d{target} = d{root}/d{name} · d{name}/d{target}, "
+                                    f"local derivative {local_derivative(x, position)}",
+                           "role": "pass", "rows": self.numbers(sent)})
+            if previous is not None:
+                blocks.append({"label": f"{target} already had a gradient{self.sent_by(parent)}; "
+                                        f"the engine adds this one to it", "role": "total", "rows": self.numbers(total)})
+            self.senders.setdefault(parent, []).append(len(self.steps) + 1)
+            updates.append([self.index[parent], "grad", self.numbers(total)])
+            edges.append(f"{_input_node(parent, i, position, self.index)}->op{i}")
+        self.add("backward", i, f"{x._ctx.name}'s backward: from {name} to its inputs", blocks, updates,
+                 edges + [f"op{i}->t{i}"])
+
+    def leaf(self, x):
+        if x not in self.totals:
+            return
+        i, name, rows = self.index[x], display_name(x), self.numbers(self.totals[x])
+        self.add("backward", i, f"{name} gets its gradient: {name}.grad += d{self.root}/d{name}",
+                 [{"label": f"d{self.root}/d{name}{self.sent_by(x)}", "role": "total", "rows": rows}],
+                 [[i, "grad", rows]], kind="gradient", tensor=name)
+
+    def sent_by(self, x):
+        """Which steps the gradient x has so far came from, for a label."""
+        steps = self.senders.get(x, [])
+        if len(steps) > 1:
+            return f", the sum of what steps {', '.join(map(str, steps))} sent"
+        return f", as step {steps[0]} sent it" if steps else ""
 
 
 def save_html(t, path, highlight=None, max_nodes=1000, digits=8, max_values=64):
