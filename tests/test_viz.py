@@ -186,3 +186,15 @@ def test_without_any_renderer_save_svg_names_both_remedies(net, tmp_path, monkey
 def test_display_names_fall_back_to_op_then_value():
     x = Tensor(np.ones(3), requires_grad=True)
     assert [viz.display_name(t) for t in (x, x.exp(), Tensor(0.5))] == ["tensor", "exp", "0.5"]
+
+
+def test_a_system_dot_on_path_is_preferred_to_graphviz_pure(net, tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_dot = bin_dir / "dot"
+    fake_dot.write_text("#!/bin/sh\ncat > /dev/null\necho '<svg><title>from dot</title></svg>'\n")
+    fake_dot.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert viz.renderer() == str(fake_dot)
+    viz.save_svg(net["loss"], tmp_path / "g.svg")
+    assert "from dot" in (tmp_path / "g.svg").read_text()
