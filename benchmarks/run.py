@@ -3,8 +3,8 @@
     python -m benchmarks [--quick] [--engines tinygrad_edu torch] [--workloads W1_H3 W4] [--json PATH]
 
 Three rounds (one with --quick), each running every workload on every engine in
-turn, so drift on a shared machine falls on all engines alike; the medians over
-rounds are compared. PyTorch joins when it is installed.
+turn, so drift on a shared machine falls on all engines alike; the median of
+the rounds' ratios is reported. PyTorch joins when it is installed.
 """
 import argparse
 import importlib.metadata
@@ -49,17 +49,21 @@ def measure_all(engines, names, rounds, seconds, batch_seconds):
 
 
 def summarise(runs):
-    """Medians over rounds, each engine's ratio to the floor, and the peak RSS."""
+    """Per workload and engine: median seconds, ratio to the floor, and the peak RSS.
+
+    The ratio is the median of each round's ratio: the floor ran just before in the
+    same round, so load that comes and goes on a shared machine falls on both.
+    """
     results = {}
     for name, by_engine in runs.items():
-        floor_seconds = statistics.median(run["seconds"] for run in by_engine["floor"])
+        floor_rounds = [run["seconds"] for run in by_engine["floor"]]
         results[name] = {}
         for engine, measured in by_engine.items():
-            seconds = statistics.median(run["seconds"] for run in measured)
+            seconds = [run["seconds"] for run in measured]
             results[name][engine] = {
-                "seconds": seconds,
-                "ratio": seconds / floor_seconds,
-                "rounds": [run["seconds"] for run in measured],
+                "seconds": statistics.median(seconds),
+                "ratio": statistics.median(s / f for s, f in zip(seconds, floor_rounds)),
+                "rounds": seconds,
                 "peak_rss_mib": max(run["peak_rss_mib"] for run in measured),
                 "baseline_rss_mib": max(run["baseline_rss_mib"] for run in measured),
             }
