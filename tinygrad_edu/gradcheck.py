@@ -148,7 +148,7 @@ class Mismatch:
         if j.kinks(atol, rtol)[self.index]:
             text += (f"\n  fn may not be differentiable there: a step up gives slope {j.step_up[self.index]:.6g}, "
                      f"a step down {j.step_down[self.index]:.6g}. Keep inputs away from kinks "
-                     f"(relu or abs at 0, ties in max, a log near 0).")
+                     f"(relu at 0, ties in max) and domain edges (log or sqrt near 0).")
         return text
 
     def error(self, message):
@@ -215,8 +215,9 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=Tr
     def gradients(*xs):
         differentiable = [xs[i] for i in positions]
         total = _projection(_outputs(fn, xs, "gradgradcheck"))
-        grads = grad(total, differentiable, create_graph=True, allow_unused=True) if total is not None else \
-            [None] * len(differentiable)
+        grads = [None] * len(differentiable)
+        if total is not None:  # else fn does not depend on xs through the graph
+            grads = grad(total, differentiable, create_graph=True, allow_unused=True)
         return tuple(Tensor.zeros(x.shape, dtype=np.float64) if g is None else g for x, g in zip(differentiable, grads))
 
     labels = [f"the gradient for {_input_label(i, inputs[i].name)}" for i in positions]
@@ -229,7 +230,8 @@ def check_graph(result, eps=1e-6, atol=1e-5, rtol=1e-3):
     against central differences of its forward, rerun on float64 copies of the values it saw.
 
     Returns True, or raises GradcheckError at the first wrong op, naming it, its place in the
-    graph and the line that made it (recorded under detect_anomaly(), see below). Checking one
+    graph and the line that made it, if the graph was built under detect_anomaly() (with
+    check_nan=False it records lines and checks nothing else). Checking one
     op at a time points at the culprit, not at the ops whose gradients it spoils. Entries at a
     kink (relu at 0, a tie in max) are skipped: no gradient is right there. It reruns forward
     from the inputs' data, so it works before or after backward(); ops must be deterministic.
@@ -243,8 +245,8 @@ def check_graph(result, eps=1e-6, atol=1e-5, rtol=1e-3):
         for number, ctx in enumerate(ops, 1):
             mismatch = worst_mismatch(_local_jacobians(ctx, eps), atol, rtol, skip_kinks=True)
             if mismatch is not None:
-                error = mismatch.error(f"check_graph: op {number} of {len(ops)}, {_describe_op(ctx)}, has a wrong "
-                                       f"backward (the {number - 1} ops before it check out):\n"
+                error = mismatch.error(f"check_graph: op {number} of {len(ops)}, {_describe_op(ctx)}, is the first "
+                                       f"op, counting from the inputs, whose backward is wrong:\n"
                                        f"  {mismatch.describe(atol, rtol)}")
                 error.op = ctx
                 raise error

@@ -9,7 +9,7 @@ local derivative for one input, as drawings label it.
 import numpy as np
 
 from .errors import ShapeError
-from .tensor import Function, Tensor, _normalize_shape
+from .tensor import Function, Tensor, _constant, _normalize_shape
 
 
 def tensor_method(fn):
@@ -25,12 +25,17 @@ def unary_method(op, *names):
 
 
 def binary_method(op, name, dunder=None):
-    """t.name(other), t ∘ other and other ∘ t for the operator ∘ Python calls __dunder__."""
-    dunder = dunder or name
-    forward = lambda self, other: op.apply(self, other)  # noqa: E731
-    setattr(Tensor, name, forward)
-    setattr(Tensor, f"__{dunder}__", forward)
-    setattr(Tensor, f"__r{dunder}__", lambda self, other: op.apply(other, self))
+    """t.name(other), t ∘ other and other ∘ t for the operator ∘ Python calls __dunder__.
+    A number or array beside a Tensor becomes a constant of the Tensor's dtype."""
+    def method(self, other):
+        return op.apply(self, other if isinstance(other, Tensor) else _constant(other, self))
+
+    def reflected(self, other):
+        return op.apply(other if isinstance(other, Tensor) else _constant(other, self), self)
+
+    setattr(Tensor, name, method)
+    setattr(Tensor, f"__{dunder or name}__", method)
+    setattr(Tensor, f"__r{dunder or name}__", reflected)
 
 
 # --- arithmetic ------------------------------------------------------------

@@ -7,6 +7,7 @@ all of its consumers, then hands each op the gradient of its output and adds
 what the op's `backward` returns into the gradients of its inputs.
 """
 import threading
+from itertools import compress
 
 import numpy as np
 
@@ -357,7 +358,7 @@ def _walk(roots):
             continue
         consumers[t] = 1
         ctx = t._ctx
-        parents[t] = tensor_parents = [p for p in ctx.inputs if p.requires_grad] if ctx is not None else ()
+        parents[t] = tensor_parents = list(compress(ctx.inputs, ctx.needs_input_grad)) if ctx is not None else ()
         stack.extend(tensor_parents)
     for root in roots:  # a root's first count stands for the caller, not a consumer
         consumers[root] -= 1

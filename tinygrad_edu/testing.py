@@ -101,12 +101,14 @@ def _table(found, atol, rtol, limit=30):
                         (j.input_label(), str(index[split:]), f"{analytic:.8g}", f"{numeric:.8g}",
                          f"{abs(analytic - numeric):.3g}", "kink" if kinks[index] else ""))
     rows.sort(key=lambda row: row[0] != "✗")
-    header = ("",) + (("output",) if show_output else ()) + ("input", "index", "analytic", "numeric", "|difference|", "")
+    header = ("",) + (("output",) if show_output else ()) + ("input", "index", "analytic", "numeric",
+                                                              "|difference|", "")
     table = [header] + rows[:limit]
     widths = [max(len(row[c]) for row in table) for c in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in table]
     if len(rows) > limit:
-        lines.append(f"... and {len(rows) - limit} more rows, {sum(row[0] == '✗' for row in rows[limit:])} of them ✗")
+        hidden_wrong = sum(row[0] == "✗" for row in rows[limit:])
+        lines.append(f"... and {len(rows) - limit} more rows, {hidden_wrong} of them ✗")
     if zeros:
         lines.append(f"(not shown: {zeros} where both are 0)")
     return "\n".join(lines)
