@@ -73,6 +73,9 @@ class Function:
     `derivatives` holds one short formula per input, for drawings; `{x}`, `{a}`,
     `{b}` and `{out}` stand for the names of the inputs and the output.
     Setting `ufunc` lets `np.<ufunc>(tensor)` run this op.
+
+    A recorded node keeps `inputs` (Tensors), `params` (the keywords given to
+    apply), `needs_input_grad`, `saved_tensors` and `scope` (see `scope`).
     """
     __slots__ = ("inputs", "params", "saved_tensors", "needs_input_grad", "scope", "origin", "__dict__")
     derivatives = ()
