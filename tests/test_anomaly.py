@@ -16,7 +16,8 @@ FORWARD_CASES = {
     "0 * inf": (lambda: (x - 1) * Tensor([np.inf, 1.0]),
                 "Mul produced nan in forward at index (0,) (inputs: shape (2,) in [0, 1]; shape (2,) in [1, inf])"),
     "inf - inf": (lambda: x * np.inf - Tensor(np.inf),
-                  "Sub produced nan in forward at index (0,) (inputs: shape (2,) in [inf, inf]; shape () in [inf, inf])"),
+                  "Sub produced nan in forward at index (0,) (inputs: shape (2,) in [inf, inf]; "
+                  "shape () in [inf, inf])"),
     "exp overflow in float32": (lambda: (x * 100).exp(),
                                 "Exp produced inf in forward at index (0,) (input: shape (2,) in [100, 200])"),
 }

@@ -57,7 +57,8 @@ def test_points_at_the_planted_op_and_the_line_that_made_it():
         check_graph(loss)
     assert isinstance(caught.value.op, TripleWithWrongBackward)
     assert re.match(rf"check_graph: op \d+ of {len(ops)}, TripleWithWrongBackward, made at {re.escape(__file__)}:"
-                    rf"{planted_line()} in network_loss: h = planted.apply\(h\), has a wrong backward", str(caught.value))
+                    rf"{planted_line()} in network_loss: h = planted.apply\(h\), is the first op, counting from "
+                    rf"the inputs, whose backward is wrong:\n", str(caught.value))
     assert caught.value.analytic == pytest.approx(2 * caught.value.numeric)
 
 

@@ -76,6 +76,14 @@ def test_assert_gradients_match_fails_with_a_table_of_both_values():
                          "(not shown: 12 where both are 0)"]
 
 
+def test_a_long_table_shows_the_disagreeing_rows_first_and_counts_the_rest():
+    x = Tensor(np.arange(1.0, 37.0).reshape(6, 6), requires_grad=True)
+    with pytest.raises(AssertionError) as caught:
+        assert_gradients_match(DoubleWithWrongBackward.apply, x)
+    lines = str(caught.value).splitlines()
+    assert lines[-2:] == ["... and 6 more rows, 6 of them ✗", "(not shown: 1260 where both are 0)"]
+
+
 def test_a_kink_is_marked_in_the_table():
     x = Tensor([0.0, 1.0], requires_grad=True)
     with pytest.raises(AssertionError, match=r"(?m)^✗  input 0  \(0,\)   0         0\.5      0\.5           kink$"):
