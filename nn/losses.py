@@ -1,0 +1,79 @@
+"""Losses, each a scalar Tensor made of engine ops, so backward() reaches the parameters."""
+import numpy as np
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(values, reduction, loss):
+    if reduction == "mean":
+        return values.mean()
+    if reduction == "sum":
+        return values.sum()
+    if reduction == "none":
+        return values
+    raise ValueError(f"{loss}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _check_same_shape(pred, target, loss):
+    if np.shape(pred) != np.shape(target):
+        raise ValueError(f"{loss}: prediction has shape {np.shape(pred)} but target has shape {np.shape(target)}")
+
+
+def mse_loss(pred, target, reduction="mean"):
+    """Mean of (pred - target)² over every element."""
+    _check_same_shape(pred, target, "mse_loss")
+    return _reduce((pred - target).square(), reduction, "mse_loss")
+
+
+def binary_cross_entropy(probs, target, reduction="mean"):
+    """-[t·log p + (1-t)·log(1-p)] for probabilities p in [0, 1].
+
+    p and 1 - p are clipped to at least 1e-30 before the log (PyTorch clamps the
+    log at -100 instead), so p = 0 or 1 gives a large finite loss and a finite
+    gradient, also in float32, rather than inf and NaN.
+    """
+    _check_same_shape(probs, target, "binary_cross_entropy")
+    p = np.asarray(probs)
+    if p.size and not (p.min() >= 0 and p.max() <= 1):
+        raise ValueError(f"binary_cross_entropy: probs must lie in [0, 1], got values from {p.min()} to {p.max()}; "
+                         f"apply sigmoid() first, or use cross_entropy on logits")
+    log_p, log_not_p = probs.clip(1e-30, None).log(), (1 - probs).clip(1e-30, None).log()
+    return _reduce(-(target * log_p + (1 - target) * log_not_p), reduction, "binary_cross_entropy")
+
+
+def cross_entropy(logits, labels, reduction="mean"):
+    """-log softmax(logits)[label] per row, classes on the last axis.
+
+    labels are integer class indices with shape logits.shape[:-1], or class
+    probabilities (e.g. one-hot) with the shape of logits. log_softmax keeps it
+    finite for any logits.
+    """
+    targets = _class_targets(logits, labels)
+    per_row = -(logits.log_softmax(axis=-1) * targets).sum(axis=-1)
+    return _reduce(per_row, reduction, "cross_entropy")
+
+
+def _class_targets(logits, labels):
+    """labels as a probability array shaped like logits (one-hot for class indices)."""
+    labels = np.asarray(labels)
+    classes = logits.shape[-1]
+    if labels.shape == logits.shape:
+        return labels
+    if labels.shape != logits.shape[:-1]:
+        raise ValueError(f"cross_entropy: labels of shape {labels.shape} fit neither logits {logits.shape} "
+                         f"(probabilities) nor {logits.shape[:-1]} (class indices)")
+    if labels.size and (np.any(labels != np.round(labels)) or labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"cross_entropy: class indices must be whole numbers in 0..{classes - 1}, "
+                         f"got values from {labels.min()} to {labels.max()}")
+    return np.eye(classes, dtype=logits.dtype)[labels.astype(int)]
+
+
+def l2_penalty(params):
+    """Σ W² over every parameter: scale it yourself (the article uses λ/(2N))."""
+    params = list(params)
+    if not params:
+        raise ValueError("l2_penalty: got no parameters")
+    total = params[0].square().sum()
+    for p in params[1:]:
+        total = total + p.square().sum()
+    return total
