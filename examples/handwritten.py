@@ -9,11 +9,15 @@ The tests compare the engine's gradients with these to 1e-12. The article's code
 slipped twice in its gradient (see article_code_gradients); a gradient check
 catches both at once.
 
-Run it to see both gradients measured against finite differences.
+Run it to see both gradients measured against finite differences, or with
+--train STEPS to see what the article's gradient does to a training run:
+  python examples/handwritten.py --hidden 50 --reg 1e-4 --train 200000
 """
 import argparse
 
 import numpy as np
+
+from nn.data import xor  # plain NumPy: the article's data set
 
 
 def sigmoid(z):
@@ -124,18 +128,50 @@ def directional_derivative(f, weights, directions, eps=1e-6):
     return (shifted(+1) - shifted(-1)) / (2 * eps)
 
 
+# --- what the slips do to training ------------------------------------------
+
+def descend(gradients, X, Y, W1, W2, lr, reg, steps, report_every):
+    """Gradient descent with the given gradient function; yields (step, loss, ΣW²) every report_every steps."""
+    W1, W2 = W1.copy(), W2.copy()
+    for step in range(1, steps + 1):
+        g1, g2 = gradients(X, Y, W1, W2, reg)
+        W1 -= lr * g1
+        W2 -= lr * g2
+        if step % report_every == 0:
+            yield step, article_loss(X, Y, W1, W2, reg), np.sum(W1 ** 2) + np.sum(W2 ** 2)
+
+
+def compare_training(X, Y, weights, lr, reg, steps):
+    """Train from the same start with the correct and with the article's gradient, side by side."""
+    print(f"Training on the article's first {len(X)} XOR points, lr {lr:g}, λ {reg:g}:")
+    print(f"{'step':>9}   {'correct: loss':>13} {'ΣW²':>9}   {'article code: loss':>18} {'ΣW²':>9}")
+    report_every = max(1, steps // 10)
+    runs = [descend(gradients, X, Y, *weights, lr, reg, steps, report_every)
+            for gradients in (article_gradients, article_code_gradients)]
+    with np.errstate(all="ignore"):  # the slipped run may overflow: its NaN is the point
+        for (step, loss, size), (_, slipped_loss, slipped_size) in zip(*runs):
+            print(f"{step:>9}   {loss:13.6f} {size:9.4g}   {slipped_loss:18.6f} {slipped_size:9.4g}", flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hidden", type=int, default=3, help="hidden units (default 3)")
     parser.add_argument("--batch", type=int, default=50, help="samples N (default 50)")
     parser.add_argument("--reg", type=float, default=1e-4, help="L2 strength λ (default 1e-4)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train", type=int, default=None, metavar="STEPS",
+                        help="instead, train on the article's XOR data with both gradients for STEPS steps")
+    parser.add_argument("--lr", type=float, default=0.003, help="learning rate for --train (default 0.003)")
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(args.seed)
     X, Y = rng.standard_normal((args.batch, 2)), np.eye(2)[rng.integers(0, 2, args.batch)]
     weights = [rng.uniform(-1, 1, (2, args.hidden)) / np.sqrt(2),
                rng.uniform(-1, 1, (args.hidden, 2)) / np.sqrt(args.hidden)]
+    if args.train:
+        inputs, targets = xor(seed=0)
+        compare_training(inputs[:args.batch], targets[:args.batch], weights, args.lr, args.reg, args.train)
+        return
     directions = [rng.standard_normal(w.shape) for w in weights]
 
     def loss(W1, W2):

@@ -134,6 +134,7 @@ def plot(history, model, train_set, test_set, title, path):
     matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
+    from matplotlib.ticker import EngFormatter
 
     fig, (acc_ax, boundary_ax, loss_ax) = plt.subplots(1, 3, figsize=(12, 3.8), dpi=80)
     acc_ax.plot(history["step"], history["train"], label="train")
@@ -153,6 +154,8 @@ def plot(history, model, train_set, test_set, title, path):
 
     loss_ax.plot(history["step"], history["loss"], color="black")
     loss_ax.set(title="training loss", xlabel="step")
+    for ax in (acc_ax, loss_ax):
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 300k, not 300000 crowding its neighbours
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path)

@@ -99,6 +99,12 @@ def test_handwritten_shows_the_slipped_gradient(capsys):
     assert np.isclose(by_hand, numeric, rtol=1e-6) and not np.isclose(slipped, numeric, rtol=0.5)
 
 
+def test_handwritten_trains_with_both_gradients_side_by_side(capsys):
+    handwritten.main(["--hidden", "4", "--train", "20"])
+    lines = capsys.readouterr().out.splitlines()
+    assert "article code: loss" in lines[1] and len(lines) == 12 and lines[-1].split()[0] == "20"
+
+
 def test_digits_reaches_95_percent_test_accuracy(tmp_path, capsys):
     saved = tmp_path / "digits.npz"
     assert digits.main(["--save", str(saved)]) >= 0.95
