@@ -2,8 +2,8 @@
 from .errors import AnomalyError, GradcheckError, ShapeError
 from .tensor import Function, Tensor, grad, no_grad, scope
 from . import ops  # noqa: F401  (attaches the ops to Tensor)
-from .gradcheck import gradcheck, gradgradcheck
+from .gradcheck import check_graph, gradcheck, gradgradcheck
 from .anomaly import detect_anomaly
 
-__all__ = ["Tensor", "Function", "grad", "no_grad", "scope", "gradcheck", "gradgradcheck",
+__all__ = ["Tensor", "Function", "grad", "no_grad", "scope", "gradcheck", "gradgradcheck", "check_graph",
            "detect_anomaly", "ShapeError", "GradcheckError", "AnomalyError"]
