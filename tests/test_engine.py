@@ -315,6 +315,8 @@ def test_shape_errors_name_the_op_and_both_shapes():
         a.reshape(4, 2)
     with pytest.raises(ShapeError, match=r"sum: axis 5 is out of range .*\(2, 3\)"):
         a.sum(axis=5)
+    with pytest.raises(ShapeError, match=r"log_softmax: axis -3 is out of range .*\(2, 3\)"):
+        a.log_softmax(axis=-3)
     with pytest.raises(ValueError):  # ShapeError is a ValueError
         a - b
 

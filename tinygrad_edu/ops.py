@@ -561,18 +561,13 @@ class LogSoftmax(Function):
         return g - np.exp(out) * g.sum(axis=ctx.axis, keepdims=True)
 
 
-def _check_axis(t, axis, op):
-    if not -t.ndim <= axis < t.ndim:
-        raise ShapeError(f"{op}: axis {axis} is out of range for a tensor of shape {t.shape}")
-
-
 @tensor_method
 def softmax(self, axis=-1):
-    _check_axis(self, axis, "softmax")
+    _reduced_axes(self, axis, "softmax")  # a clear error for an axis out of range
     return Softmax.apply(self, axis=axis)
 
 
 @tensor_method
 def log_softmax(self, axis=-1):
-    _check_axis(self, axis, "log_softmax")
+    _reduced_axes(self, axis, "log_softmax")
     return LogSoftmax.apply(self, axis=axis)
