@@ -139,6 +139,72 @@ def test_the_whole_graph_is_freed_when_the_result_goes():
     assert node() is None  # no reference cycles: plain reference counting frees it
 
 
+class _RecordsItsGradient(Function):
+    """Identity whose backward makes a fresh gradient and keeps only a weak reference to it."""
+    made = None
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        fresh = g * 1.0
+        _RecordsItsGradient.made = weakref.ref(fresh)
+        return fresh
+
+
+class _ReturnsAnArrayItKeeps(Function):
+    """Identity whose backward hands out the same array every time (like a user op with a cached constant)."""
+    kept = np.ones(3)
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return _ReturnsAnArrayItKeeps.kept
+
+
+def test_a_fresh_gradient_becomes_the_leafs_grad_without_a_copy():
+    x = Tensor(np.ones(3), requires_grad=True)
+    _RecordsItsGradient.apply(x).backward(np.full(3, 2.0))
+    assert x.grad.data is _RecordsItsGradient.made()  # no copy of a gradient nothing else holds
+    x.grad = None
+    (g,) = grad(_RecordsItsGradient.apply(x), x, grad_outputs=np.full(3, 2.0))
+    assert g.data is _RecordsItsGradient.made()
+
+
+def test_a_gradient_shared_with_anything_else_is_copied_before_a_leaf_keeps_it():
+    # Add hands one array to both inputs; a reshape's gradient is a view; the caller keeps its array.
+    a, b = Tensor(np.ones(3), requires_grad=True), Tensor(np.ones(3), requires_grad=True)
+    (a + b).sum().backward()
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    upstream = np.arange(6.0)
+    x, w = Tensor(np.ones((2, 3)), requires_grad=True), Tensor(np.ones(6), requires_grad=True)
+    (x.reshape(6) + w).backward(upstream)
+    assert not np.shares_memory(x.grad.data, upstream) and not np.shares_memory(w.grad.data, upstream)
+    y = Tensor(np.ones(3), requires_grad=True)
+    _ReturnsAnArrayItKeeps.apply(y).backward(np.ones(3))
+    assert y.grad.data is not _ReturnsAnArrayItKeeps.kept
+    # Accumulating in place into each leaf's own buffer then changes nothing else.
+    (a + b).sum().backward()
+    _ReturnsAnArrayItKeeps.apply(y).backward(np.ones(3))
+    np.testing.assert_array_equal(a.grad.data, [2, 2, 2])
+    np.testing.assert_array_equal(b.grad.data, [2, 2, 2])
+    np.testing.assert_array_equal(upstream, np.arange(6.0))
+    np.testing.assert_array_equal(_ReturnsAnArrayItKeeps.kept, np.ones(3))
+    np.testing.assert_array_equal(y.grad.data, [2, 2, 2])
+
+
+def test_grad_returns_one_gradient_per_input_even_when_an_input_repeats():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    gx, gx_again = grad((x * x).sum(), [x, x])
+    np.testing.assert_allclose(gx.data, [2.0, 4.0])
+    np.testing.assert_allclose(gx_again.data, [2.0, 4.0])
+
+
 def test_no_grad_records_nothing_and_works_as_a_decorator():
     x = Tensor([1.0], requires_grad=True)
     with no_grad():

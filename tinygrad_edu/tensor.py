@@ -8,6 +8,7 @@ what the op's `backward` returns into the gradients of its inputs.
 """
 import functools
 import gc
+import sys
 import threading
 from itertools import compress
 
@@ -107,7 +108,6 @@ class Function:
         ctx = cls()
         ctx.saved_tensors = ()
         ctx.needs_input_grad = needs = tuple([x.requires_grad for x in inputs])
-        record = _state.grad_enabled and True in needs
         try:
             data = cls.forward(ctx, *[x.data for x in inputs], **params)
         except ShapeError:
@@ -117,12 +117,14 @@ class Function:
             raise ShapeError(f"{cls.__name__}: operands of shape {shapes} don't fit: {error}") from None
         if type(data) is not np.ndarray:  # NumPy gives scalars for 0-d results
             data = _as_saved_array(ctx, data)
-        out = Tensor._make(data, record)
-        if record:
-            ctx.inputs, ctx.params, ctx.scope = inputs, params, _state.scope
-            out._ctx = ctx
-        if _state.anomaly is not None:
-            _state.anomaly.check_forward(ctx, inputs, out)
+        state = _state
+        if True in needs and state.grad_enabled:
+            out = _result(data, True, ctx)
+            ctx.inputs, ctx.params, ctx.scope = inputs, params, state.scope
+        else:
+            out = _result(data, False, None)
+        if state.anomaly is not None:
+            state.anomaly.check_forward(ctx, inputs, out)
         return out
 
 
@@ -208,11 +210,7 @@ class Tensor:
     @classmethod
     def _make(cls, data, requires_grad):
         """A Tensor around an ndarray the engine made: no checks, no copy."""
-        if type(data) is not np.ndarray:
-            data = np.asarray(data)
-        t = object.__new__(cls)
-        t.data, t.requires_grad, t.grad, t._ctx, t.name, t._retains_grad = data, requires_grad, None, None, None, False
-        return t
+        return _result(data if type(data) is np.ndarray else np.asarray(data), requires_grad, None)
 
     # --- factories -------------------------------------------------------
     @classmethod
@@ -318,6 +316,16 @@ class Tensor:
                         f"use a Tensor op, or np.asarray(t) to leave the graph")
 
 
+def _result(data, requires_grad, ctx):
+    """A new Tensor holding the ndarray `data` (the engine's own: no checks, no copy)."""
+    t = _new_tensor(Tensor)
+    t.data, t.requires_grad, t.grad, t._ctx, t.name, t._retains_grad = data, requires_grad, None, ctx, None, False
+    return t
+
+
+_new_tensor = object.__new__
+
+
 # ufuncs whose derivative is zero wherever it exists: safe to apply to any tensor.
 _STEP_UFUNCS = {np.sign, np.greater, np.greater_equal, np.less, np.less_equal, np.equal,
                 np.not_equal, np.isfinite, np.isnan, np.isinf, np.floor, np.ceil, np.rint,
@@ -399,47 +407,51 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
 def _reverse_accumulate(roots, root_grads, retain_graph, create_graph, wanted):
     grads = {}
     for root, g in zip(roots, root_grads):
-        grads[root] = grads[root] + g if root in grads else g
+        _add_gradient(grads, root, g)
     for t in _walk(roots):
-        g = grads.pop(t, None)
-        if g is None:
+        if t not in grads:
             continue
         ctx = t._ctx
         if wanted is not None:
             if t in wanted:
-                wanted[t] = g
+                wanted[t] = grads[t]
         elif ctx is None:
-            _accumulate_leaf(t, g, create_graph)
+            _accumulate_leaf(t, grads, create_graph)
         elif t._retains_grad:
-            t.grad = g if create_graph else Tensor._make(g.copy(), False)
-        if ctx is None:
-            continue
-        for parent, parent_grad in zip(ctx.inputs, _call_backward(ctx, t, g, create_graph, retain_graph)):
-            if parent_grad is None or not parent.requires_grad:
-                continue
-            if parent_grad.shape != parent.data.shape:
-                parent_grad = _unbroadcast(parent_grad, parent.data.shape, ctx)
-            grads[parent] = grads[parent] + parent_grad if parent in grads else parent_grad
+            t.grad = grads[t] if create_graph else _result(grads[t].copy(), False, None)
+        if ctx is not None:
+            _backward_step(ctx, t, grads.pop(t), grads, create_graph, retain_graph)
     return wanted
 
 
-def _call_backward(ctx, output, g, create_graph, retain_graph):
-    """Run one op's backward; under create_graph on Tensors so it records a graph too."""
+def _backward_step(ctx, output, g, grads, create_graph, retain_graph):
+    """Run one op's backward (on Tensors under create_graph, so it records a graph too)
+    and add the gradients it returns into its inputs' entries of grads."""
     if ctx.saved_tensors is _RELEASED:
         raise RuntimeError(f"backward through {ctx.name} a second time: its saved arrays were freed after the "
                            f"first backward. Pass retain_graph=True to the first backward() to keep them.")
-    input_grads = _backward_on_tensors(ctx, output, g) if create_graph else type(ctx).backward(ctx, g)
+    input_grads = _backward_on_tensors(ctx, output, g) if create_graph else ctx.backward(ctx, g)
     if not retain_graph:
         ctx.saved_tensors = _RELEASED
     if type(input_grads) is not tuple:
         input_grads = (input_grads,)
     if len(input_grads) != len(ctx.inputs):
         raise RuntimeError(f"{ctx.name}.backward returned {len(input_grads)} gradients for {len(ctx.inputs)} inputs")
-    if _state.anomaly is not None:
-        _state.anomaly.check_backward(ctx, input_grads)
-    if _state.tracer is not None:
-        _state.tracer(ctx, output, g, input_grads)
-    return input_grads
+    state = _state
+    if state.anomaly is not None:
+        state.anomaly.check_backward(ctx, input_grads)
+    if state.tracer is not None:
+        state.tracer(ctx, output, g, input_grads)
+    for parent, parent_grad in zip(ctx.inputs, input_grads):
+        if parent_grad is not None and parent.requires_grad:
+            if parent_grad.shape != parent.data.shape:
+                parent_grad = _unbroadcast(parent_grad, parent.data.shape, ctx)
+            _add_gradient(grads, parent, parent_grad)
+
+
+def _add_gradient(grads, t, g):
+    previous = grads.get(t)
+    grads[t] = g if previous is None else previous + g
 
 
 def _backward_on_tensors(ctx, output, g):
@@ -467,14 +479,37 @@ def _as_graph_value(value, ctx, output):
     return Tensor._make(value, False)
 
 
-def _accumulate_leaf(leaf, g, create_graph):
+def _accumulate_leaf(leaf, grads, create_graph):
     if create_graph:
-        g = g if isinstance(g, Tensor) else Tensor._make(g, False)
+        g = grads.pop(leaf)
+        g = g if isinstance(g, Tensor) else _result(g, False, None)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
-        leaf.grad = Tensor._make(np.array(g, dtype=leaf.data.dtype), False)  # a copy the leaf owns
+        leaf.grad = _take(grads, leaf)
     else:
-        leaf.grad.data += g
+        leaf.grad.data += grads.pop(leaf)
+
+
+def _take(grads, t):
+    """Pop t's gradient as a Tensor that t may keep. That is the array itself when nothing
+    else refers to it, as PyTorch does: copying a large fresh gradient costs a new buffer
+    and its page faults on every step. Anything shared (a view, Add's one array for both
+    inputs, an array the caller passed in) is copied."""
+    g = grads.pop(t)
+    if g is None or isinstance(g, Tensor):
+        return g
+    if type(g) is np.ndarray and g.base is None and g.dtype == t.data.dtype and sys.getrefcount(g) <= _SOLE_OWNER:
+        return _result(g, False, None)
+    return _result(np.array(g, dtype=t.data.dtype), False, None)
+
+
+def _references_to_a_local():
+    array = np.empty(0)
+    return sys.getrefcount(array)
+
+
+# What sys.getrefcount says of an array held by one local variable and nothing else.
+_SOLE_OWNER = _references_to_a_local()
 
 
 def _unbroadcast(grad, shape, ctx):
@@ -506,11 +541,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     root_grads = [_root_gradient(o, g, "grad", create_graph) for o, g in zip(outputs, grad_outputs)]
     wanted = _backpropagate(outputs, root_grads, create_graph if retain_graph is None else retain_graph,
                             create_graph, wanted=dict.fromkeys(inputs))
-    results = []
     for t in inputs:
-        g = wanted[t]
-        if g is None and not allow_unused:
+        if wanted[t] is None and not allow_unused:
             raise RuntimeError(f"grad: an input of shape {t.shape} was not used to compute the outputs; "
                                f"pass allow_unused=True to get None for it")
-        results.append(g if g is None or isinstance(g, Tensor) else Tensor._make(np.array(g, dtype=t.dtype), False))
-    return tuple(results)
+    results = {t: _take(wanted, t) for t in list(wanted)}
+    return tuple(results[t] for t in inputs)
