@@ -28,10 +28,10 @@ def binary_method(op, name, dunder=None):
     """t.name(other), t ∘ other and other ∘ t for the operator ∘ Python calls __dunder__.
     A number or array beside a Tensor becomes a constant of the Tensor's dtype."""
     def method(self, other):
-        return op.apply(self, other if isinstance(other, Tensor) else _constant(other, self))
+        return op.apply(self, other if type(other) is Tensor else _constant(other, self))
 
     def reflected(self, other):
-        return op.apply(other if isinstance(other, Tensor) else _constant(other, self), self)
+        return op.apply(other if type(other) is Tensor else _constant(other, self), self)
 
     setattr(Tensor, name, method)
     setattr(Tensor, f"__{dunder or name}__", method)
@@ -184,8 +184,9 @@ class Matmul(Function):
 
 
 def _swap_last_axes(x):
-    axes = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
-    return x.transpose(axes)
+    if x.ndim == 2:  # the common case, without building the axes
+        return x.T
+    return x.transpose(tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
 
 
 binary_method(Matmul, "matmul")
@@ -484,7 +485,7 @@ class Transpose(Function):
     def forward(ctx, x, axes):
         if axes is not None and sorted(axes) != list(range(x.ndim)):
             raise ShapeError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
-        ctx.inverse = tuple(np.argsort(axes)) if axes is not None else None
+        ctx.inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__)) if axes is not None else None
         return x.transpose(axes)
 
     @staticmethod

@@ -144,6 +144,8 @@ def _as_tensors(values):
 
 
 def _constant(value, like):
+    if isinstance(value, Tensor):  # a subclass, which the operators' exact type test lets through
+        return value
     if isinstance(value, (int, float)) and not isinstance(value, bool) and like is not None:
         return _number(value, like.data.dtype)
     return Tensor._make(_to_array(value, None, copy=False), False)
@@ -155,13 +157,13 @@ _numbers = {}
 def _number(value, dtype):
     """A constant Tensor for a Python number. Cached, since code like `x / 2` makes the
     same few constants on every step; the cache is emptied whenever it grows large."""
-    key = (value, dtype)
-    constant = _numbers.get(key)
-    if constant is None:
+    try:
+        return _numbers[value, dtype]
+    except KeyError:
         if len(_numbers) >= 1024:
             _numbers.clear()
-        constant = _numbers[key] = Tensor._make(np.asarray(value, dtype=dtype), False)
-    return constant
+        constant = _numbers[value, dtype] = Tensor._make(np.asarray(value, dtype=dtype), False)
+        return constant
 
 
 def _to_array(data, dtype, copy=True):
@@ -407,7 +409,7 @@ def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
 def _reverse_accumulate(roots, root_grads, retain_graph, create_graph, wanted):
     grads = {}
     for root, g in zip(roots, root_grads):
-        _add_gradient(grads, root, g)
+        grads[root] = grads[root] + g if root in grads else g
     for t in _walk(roots):
         if t not in grads:
             continue
@@ -446,12 +448,8 @@ def _backward_step(ctx, output, g, grads, create_graph, retain_graph):
         if parent_grad is not None and parent.requires_grad:
             if parent_grad.shape != parent.data.shape:
                 parent_grad = _unbroadcast(parent_grad, parent.data.shape, ctx)
-            _add_gradient(grads, parent, parent_grad)
-
-
-def _add_gradient(grads, t, g):
-    previous = grads.get(t)
-    grads[t] = g if previous is None else previous + g
+            previous = grads.get(parent)
+            grads[parent] = parent_grad if previous is None else previous + parent_grad
 
 
 def _backward_on_tensors(ctx, output, g):
