@@ -200,7 +200,7 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
         # exp(-log(1 + e^-x)): no overflow for any x, unlike 1 / (1 + e^-x).
-        out = np.exp(-np.logaddexp(0, -x))
+        out = np.exp(-np.logaddexp(0.0, -x))
         ctx.save_for_backward(out)
         return out
 

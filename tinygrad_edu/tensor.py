@@ -11,6 +11,7 @@ import gc
 import sys
 import threading
 from itertools import compress
+from types import MappingProxyType
 
 import numpy as np
 
@@ -107,7 +108,8 @@ class Function:
                 break
         ctx = cls()
         ctx.saved_tensors = ()
-        ctx.needs_input_grad = needs = tuple([x.requires_grad for x in inputs])
+        needs = tuple([x.requires_grad for x in inputs])
+        ctx.needs_input_grad = needs = _needs_patterns.setdefault(needs, needs)
         try:
             data = cls.forward(ctx, *[x.data for x in inputs], **params)
         except ShapeError:
@@ -118,14 +120,24 @@ class Function:
         if type(data) is not np.ndarray:  # NumPy gives scalars for 0-d results
             data = _as_saved_array(ctx, data)
         state = _state
+        out = _new_tensor(Tensor)
+        out.data, out.grad, out.name, out._retains_grad = data, None, None, False
         if True in needs and state.grad_enabled:
-            out = _result(data, True, ctx)
-            ctx.inputs, ctx.params, ctx.scope = inputs, params, state.scope
+            out.requires_grad, out._ctx = True, ctx
+            ctx.inputs, ctx.params, ctx.scope = inputs, params or _NO_PARAMS, state.scope
         else:
-            out = _result(data, False, None)
+            out.requires_grad, out._ctx = False, None
         if state.anomaly is not None:
             state.anomaly.check_forward(ctx, inputs, out)
         return out
+
+
+# Every op without keywords shares one empty mapping, and each pattern of needs_input_grad
+# is kept once. Each op then leaves three or four new objects instead of five or six, so
+# the cyclic collector runs less often during a long forward, where each of its full
+# passes walks the whole live graph (W4: 6 passes, 0.42 s of a 100,000-op forward).
+_NO_PARAMS = MappingProxyType({})
+_needs_patterns = {}
 
 
 def _as_saved_array(ctx, value):
