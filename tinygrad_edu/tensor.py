@@ -422,6 +422,7 @@ def _reverse_accumulate(roots, root_grads, retain_graph, create_graph, wanted):
     grads = {}
     for root, g in zip(roots, root_grads):
         grads[root] = grads[root] + g if root in grads else g
+    hooked = _state.anomaly is not None or _state.tracer is not None  # read once, not per op
     for t in _walk(roots):
         if t not in grads:
             continue
@@ -434,11 +435,11 @@ def _reverse_accumulate(roots, root_grads, retain_graph, create_graph, wanted):
         elif t._retains_grad:
             t.grad = grads[t] if create_graph else _result(grads[t].copy(), False, None)
         if ctx is not None:
-            _backward_step(ctx, t, grads.pop(t), grads, create_graph, retain_graph)
+            _backward_step(ctx, t, grads.pop(t), grads, create_graph, retain_graph, hooked)
     return wanted
 
 
-def _backward_step(ctx, output, g, grads, create_graph, retain_graph):
+def _backward_step(ctx, output, g, grads, create_graph, retain_graph, hooked):
     """Run one op's backward (on Tensors under create_graph, so it records a graph too)
     and add the gradients it returns into its inputs' entries of grads."""
     if ctx.saved_tensors is _RELEASED:
@@ -451,17 +452,22 @@ def _backward_step(ctx, output, g, grads, create_graph, retain_graph):
         input_grads = (input_grads,)
     if len(input_grads) != len(ctx.inputs):
         raise RuntimeError(f"{ctx.name}.backward returned {len(input_grads)} gradients for {len(ctx.inputs)} inputs")
-    state = _state
-    if state.anomaly is not None:
-        state.anomaly.check_backward(ctx, input_grads)
-    if state.tracer is not None:
-        state.tracer(ctx, output, g, input_grads)
+    if hooked:
+        _run_backward_hooks(ctx, output, g, input_grads)
     for parent, parent_grad in zip(ctx.inputs, input_grads):
         if parent_grad is not None and parent.requires_grad:
             if parent_grad.shape != parent.data.shape:
                 parent_grad = _unbroadcast(parent_grad, parent.data.shape, ctx)
             previous = grads.get(parent)
             grads[parent] = parent_grad if previous is None else previous + parent_grad
+
+
+def _run_backward_hooks(ctx, output, g, input_grads):
+    """Tell detect_anomaly and the explorer's tracer, when installed, of one op's backward."""
+    if _state.anomaly is not None:
+        _state.anomaly.check_backward(ctx, input_grads)
+    if _state.tracer is not None:
+        _state.tracer(ctx, output, g, input_grads)
 
 
 def _backward_on_tensors(ctx, output, g):
