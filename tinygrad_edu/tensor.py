@@ -156,10 +156,13 @@ def _as_tensors(values):
 
 
 def _constant(value, like):
+    """A non-Tensor operand as a Tensor; a Python number takes the dtype of `like` (exact
+    int and float are tested first, as `x * 0.5` does it on every step)."""
+    if like is not None and (type(value) in (float, int) or
+                             isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return _number(value, like.data.dtype)
     if isinstance(value, Tensor):  # a subclass, which the operators' exact type test lets through
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and like is not None:
-        return _number(value, like.data.dtype)
     return Tensor._make(_to_array(value, None, copy=False), False)
 
 
