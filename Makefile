@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test demo bench bench-quick docs explain browser clean
+.PHONY: test demo bench bench-quick profile docs explain browser clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ bench: $(INSTALLED)
 
 bench-quick: $(INSTALLED)
 	$(PY) -m benchmarks --quick
+
+# Where each workload's step time goes: the ops' own NumPy code, the cyclic gc, the engine's bookkeeping.
+profile: $(INSTALLED)
+	$(PY) -m benchmarks.profile
 
 # The README's pictures, made by the code as it stands (the screenshot needs the browser).
 docs: $(INSTALLED) browser

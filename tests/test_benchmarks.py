@@ -36,3 +36,15 @@ def test_the_harness_measures_and_reports():
     assert np.isfinite(results["W3"]["tinygrad_edu"]["ratio"])
     text = run.table(results, ["tinygrad_edu"])
     assert "W1 XOR step, H=3" in text and "W4 peak RSS" in text
+
+
+def test_the_profile_splits_a_step_into_op_code_collector_and_the_rest():
+    from benchmarks import profile
+    result = profile.profile("W1_H3", 0.01)
+    assert result["ops"] == 16  # the article's loss: 16 ops recorded per step
+    assert 0 < result["in_ops"] < result["total"]
+    assert result["in_ops"] + result["in_gc"] + result["rest"] == pytest.approx(result["total"])
+    assert "W1 XOR step, H=3" in profile.table({"W1_H3": result})
+    # The instrumentation is taken off again.
+    from tinygrad_edu.ops import Sigmoid
+    assert Sigmoid.forward.__qualname__ == "Sigmoid.forward"

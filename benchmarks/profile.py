@@ -1,0 +1,124 @@
+"""Where a tinygrad_edu step's time goes, next to the NumPy floor's step.
+
+    python -m benchmarks.profile [--workloads W1_H3 W3 ...] [--seconds 1.0]
+
+A step's CPU time is split three ways: inside the ops' own forward and backward
+code (the NumPy maths, which the floor does too), in Python's cyclic garbage
+collector, and the rest: the engine's own bookkeeping (making Tensors and op
+nodes, walking the graph, adding gradients) plus the SGD update. The split comes
+from a second, instrumented run; the plain run gives the total. This is the
+measured reason behind each ratio in `make bench`.
+"""
+import argparse
+import gc
+import os
+import sys
+import time
+
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[variable] = "1"
+
+from tinygrad_edu import Function, Tensor  # noqa: E402
+
+from . import engines, floor  # noqa: E402
+from .measure import seconds_per_call  # noqa: E402
+from .workloads import WORKLOADS  # noqa: E402
+
+
+class Split:
+    """Times spent in op code and in the collector while installed, and the ops run."""
+
+    def __init__(self):
+        self.in_ops = self.in_gc = 0.0
+        self.ops = 0
+        self._gc_start = None
+
+    def _on_gc(self, phase, info):
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        elif self._gc_start is not None:
+            self.in_gc += time.perf_counter() - self._gc_start
+
+    def _timed(self, method, counts):
+        def run(ctx, *args, **kwargs):
+            # A backward handed Tensors (create_graph) runs ops whose forwards are timed themselves.
+            if isinstance(args[0], Tensor):
+                return method(ctx, *args, **kwargs)
+            start = time.perf_counter()
+            try:
+                return method(ctx, *args, **kwargs)
+            finally:
+                self.in_ops += time.perf_counter() - start
+                self.ops += counts
+        return staticmethod(run)
+
+    def __enter__(self):
+        self._saved = [(op, op.__dict__["forward"], op.__dict__["backward"]) for op in _ops()]
+        for op, forward, backward in self._saved:
+            op.forward = self._timed(forward.__func__, 1)
+            op.backward = self._timed(backward.__func__, 0)
+        gc.callbacks.append(self._on_gc)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self._on_gc)
+        for op, forward, backward in self._saved:
+            op.forward, op.backward = forward, backward
+
+
+def _ops():
+    """Every Function subclass with its own forward and backward."""
+    found, stack = [], list(Function.__subclasses__())
+    while stack:
+        op = stack.pop()
+        stack.extend(op.__subclasses__())
+        if "forward" in op.__dict__ and "backward" in op.__dict__:
+            found.append(op)
+    return found
+
+
+def profile(name, seconds):
+    """{floor, total, in_ops, in_gc, rest, ops}: seconds per step (ops: ops recorded per step)."""
+    floor_step = floor.make(name)[0]
+    step = engines.make("tinygrad_edu", name)[0]
+    step()  # warm-up
+    total = seconds_per_call(step, seconds, seconds / 10)
+    floor_seconds = seconds_per_call(floor_step, seconds, seconds / 10)
+    calls = max(1, round(seconds / total))
+    with Split() as split:
+        for _ in range(calls):
+            step()
+    in_ops, in_gc = split.in_ops / calls, split.in_gc / calls
+    return {"floor": floor_seconds, "total": total, "in_ops": in_ops, "in_gc": in_gc,
+            "rest": total - in_ops - in_gc, "ops": split.ops / calls}
+
+
+def _time(seconds):
+    return f"{seconds * 1e3:.2f} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.1f} µs"
+
+
+def table(results):
+    lines = ["| workload | NumPy floor | tinygrad_edu | in the ops' code | cyclic gc | the rest | ops per step | the rest per op |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        lines.append(f"| {WORKLOADS[name].label} | {_time(r['floor'])} | {_time(r['total'])} "
+                     f"({r['total'] / r['floor']:.2f}×) | {_time(r['in_ops'])} ({r['in_ops'] / r['floor']:.2f}×) "
+                     f"| {_time(r['in_gc'])} | {_time(r['rest'])} | {r['ops']:.0f} | {r['rest'] / r['ops'] * 1e6:.1f} µs |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
+    parser.add_argument("--seconds", type=float, default=1.0, help="seconds of timed work per measurement")
+    args = parser.parse_args(argv)
+    results = {}
+    for name in args.workloads:
+        print(f"profiling {name}", file=sys.stderr, flush=True)
+        results[name] = profile(name, args.seconds)
+    print(table(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()
