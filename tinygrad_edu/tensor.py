@@ -388,8 +388,12 @@ def _walk(roots):
             continue
         consumers[t] = 1
         ctx = t._ctx
-        parents[t] = tensor_parents = list(compress(ctx.inputs, ctx.needs_input_grad)) if ctx is not None else ()
-        stack.extend(tensor_parents)
+        if ctx is None:
+            parents[t] = ()
+        else:  # most ops need every input's gradient: then their inputs tuple serves as it is
+            needs = ctx.needs_input_grad
+            parents[t] = ctx.inputs if False not in needs else list(compress(ctx.inputs, needs))
+            stack.extend(parents[t])
     for root in roots:  # a root's first count stands for the caller, not a consumer
         consumers[root] -= 1
     ready = [root for root in dict.fromkeys(roots) if consumers[root] == 0]
