@@ -153,6 +153,26 @@ def test_ops_in_nn_scopes_are_grouped_in_nested_clusters():
     assert "<b>x</b>" not in body  # data stays outside
 
 
+def test_two_calls_of_modules_with_the_same_label_get_a_box_each():
+    # An MLP with two hidden layers: its two Sigmoid (and Linear(2→2)) layers share a label.
+    h = Tensor([[1.0, 2.0]], name="x")
+    with scope("MLP"):
+        for layer in range(2):
+            with scope("Linear(2→2)"):
+                h = h @ Tensor(np.ones((2, 2)), requires_grad=True, name=f"w{layer}")
+            with scope("Sigmoid"):
+                h = h.sigmoid()
+    source = viz.draw(h.sum()).source
+    boxes = [(match.group(1), source[match.end():source.index("}", match.end())])
+             for match in re.finditer(r"label=<([^>]*)> style=\"rounded,dashed\"", source)]
+    assert sorted(label for label, _ in boxes) == ["Linear(2→2)"] * 2 + ["MLP"] + ["Sigmoid"] * 2
+    for label, body in boxes:
+        if label == "Sigmoid":
+            assert body.count("<b>sigmoid</b>") == 1
+        if label == "Linear(2→2)":
+            assert body.count("<b>matmul</b>") == 1 and body.count("<b>w") == 1  # each layer's own weight
+
+
 def test_a_deep_graph_is_walked_without_recursion_and_elided_with_a_note():
     x = Tensor([1.0], requires_grad=True, name="x")
     y = x

@@ -265,8 +265,13 @@ def _note_elided(graph, order, kept, cut, max_nodes):
 
 
 class _Clusters:
-    """A labelled box per nn module scope ("MLP/Linear(2→3)" nests in "MLP"). A parameter goes
-    in the box of its consumers when they all share one, so a layer's weights sit inside it."""
+    """A labelled box per nn module call ("MLP/Linear(2→3)" nests in "MLP"). A parameter goes
+    in the box of its consumers when they all share one, so a layer's weights sit inside it.
+
+    Two calls of modules with the same label (an MLP's two Sigmoid layers) share a scope
+    string; a box holds one connected piece of the tensors under a scope, so each call
+    gets a box of its own.
+    """
 
     def __init__(self, graph, order):
         self.graph, self.boxes = graph, {}
@@ -282,27 +287,63 @@ class _Clusters:
             else:  # data stays outside; a parameter joins its users' box when they share one
                 scopes = consumer_scopes.get(x, {None}) if x.requires_grad else {None}
                 self.scope[x] = scopes.pop() if len(scopes) == 1 else None
+        self.pieces = _Pieces()
+        for x in order:
+            for parent in x._ctx.inputs if x._ctx is not None else ():
+                for path in _shared_paths(self.scope[x], self.scope.get(parent)):
+                    self.pieces.join((path, x), (path, parent))
 
     def of(self, t):
         """The graph or cluster t's nodes go in, made (with its enclosing ones) on first use."""
         scope = self.scope[t]
         if scope is None:
             return self.graph
-        parts = scope.split("/")
+        parts, key = scope.split("/"), None
         for depth in range(1, len(parts) + 1):
             path = "/".join(parts[:depth])
-            if path not in self.boxes:
-                self.boxes[path] = graphviz.Digraph(
+            outer, key = key, (path, self.pieces.find((path, t)))
+            if key not in self.boxes:
+                box = graphviz.Digraph(
                     name=f"cluster_{len(self.boxes)}",
                     graph_attr={"label": f"<{html.escape(parts[depth - 1])}>", "style": "rounded,dashed",
                                 "fontname": "Helvetica", "fontsize": "11"})
-        return self.boxes[scope]
+                self.boxes[key] = (box, outer)
+        return self.boxes[key][0]
 
     def attach(self):
         """Put each box into its parent, innermost first (subgraph() copies the body as it is)."""
-        for path in sorted(self.boxes, key=lambda p: p.count("/"), reverse=True):
-            parent = self.boxes.get(path.rpartition("/")[0], self.graph)
-            parent.subgraph(self.boxes[path])
+        for key in sorted(self.boxes, key=lambda k: k[0].count("/"), reverse=True):
+            box, outer = self.boxes[key]
+            (self.boxes[outer][0] if outer is not None else self.graph).subgraph(box)
+
+
+def _shared_paths(scope, other):
+    """The scope paths both tensors lie under: "MLP" and "MLP/Sigmoid" for two sigmoid ops."""
+    if scope is None or other is None:
+        return []
+    parts, other_parts = scope.split("/"), other.split("/")
+    shared = 0
+    while shared < min(len(parts), len(other_parts)) and parts[shared] == other_parts[shared]:
+        shared += 1
+    return ["/".join(parts[:depth]) for depth in range(1, shared + 1)]
+
+
+class _Pieces:
+    """Union-find: which items are connected, after joining pairs of them."""
+
+    def __init__(self):
+        self.parent = {}
+
+    def find(self, item):
+        root = item
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while item != root:  # point the path straight at the root
+            self.parent[item], item = root, self.parent.get(item, item)
+        return root
+
+    def join(self, a, b):
+        self.parent[self.find(a)] = self.find(b)
 
 
 # --- rendering -----------------------------------------------------------------------
