@@ -172,7 +172,7 @@ def draw(t, show_values=True, show_grads=True, highlight=None, max_nodes=400, di
     elements its values and gradient to `digits` significant digits, else
     min/mean/max) and one per op. `highlight` (a tensor or several) colours every
     path from t back to them and labels each edge on it with its local
-    derivative. Ops made inside nn modules are grouped in a box per module. At
+    derivative. Ops made inside nn modules are grouped in a box per module call. At
     most `max_nodes` nodes are drawn (None: all), those nearest t; a note
     says how many were left out.
     """
