@@ -198,6 +198,16 @@ def test_a_gradient_shared_with_anything_else_is_copied_before_a_leaf_keeps_it()
     np.testing.assert_array_equal(y.grad.data, [2, 2, 2])
 
 
+def test_a_retained_gradient_of_a_0d_result_is_an_ndarray():
+    # NumPy answers arithmetic on 0-d arrays with scalars; .grad.data must still be an ndarray.
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    total = x.sum()
+    total.retain_grad()
+    (total * 2).backward()
+    assert type(total.grad.data) is np.ndarray and total.grad.data.shape == ()
+    assert total.grad.item() == 2.0
+
+
 def test_grad_returns_one_gradient_per_input_even_when_an_input_repeats():
     x = Tensor([1.0, 2.0], requires_grad=True)
     gx, gx_again = grad((x * x).sum(), [x, x])

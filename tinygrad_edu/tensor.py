@@ -440,7 +440,7 @@ def _reverse_accumulate(roots, root_grads, retain_graph, create_graph, wanted):
         elif ctx is None:
             _accumulate_leaf(t, grads, create_graph)
         elif t._retains_grad:
-            t.grad = grads[t] if create_graph else _result(grads[t].copy(), False, None)
+            t.grad = grads[t] if create_graph else Tensor._make(grads[t].copy(), False)  # 0-d: a NumPy scalar
         if ctx is not None:
             _backward_step(ctx, t, grads.pop(t), grads, create_graph, retain_graph, hooked)
     return wanted
@@ -505,7 +505,7 @@ def _as_graph_value(value, ctx, output):
 def _accumulate_leaf(leaf, grads, create_graph):
     if create_graph:
         g = grads.pop(leaf)
-        g = g if isinstance(g, Tensor) else _result(g, False, None)
+        g = g if isinstance(g, Tensor) else Tensor._make(g, False)
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
         leaf.grad = _take(grads, leaf)
