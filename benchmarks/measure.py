@@ -45,18 +45,28 @@ def seconds_per_call(fn, seconds, batch_seconds):
     virtual machine's CPU in bursts (NumPy's tanh on 16 numbers took 0.7 to 1.6 µs
     from one minute to the next), and the fastest batch is the one it disturbed least.
     """
-    calls, per_call, total = 1, [], 0.0
-    while total < seconds or not per_call:
+    return fastest_batch(fn, seconds, batch_seconds)[0]
+
+
+def fastest_batch(fn, seconds, batch_seconds, reading=lambda calls: None):
+    """(time of one call, reading) of the fastest batch, batched as seconds_per_call does.
+
+    `reading(calls)` is called after every batch, so it can also reset what it reads;
+    what it returned after the fastest batch comes back with that batch's time.
+    """
+    calls, fastest, total = 1, None, 0.0
+    while total < seconds or fastest is None:
         start = time.process_time()
         for _ in range(calls):
             fn()
         elapsed = time.process_time() - start
         total += elapsed
+        read = reading(calls)
         if elapsed < batch_seconds:
             calls *= 2
-        else:
-            per_call.append(elapsed / calls)
-    return min(per_call)
+        elif fastest is None or elapsed / calls < fastest[0]:
+            fastest = (elapsed / calls, read)
+    return fastest
 
 
 def peak_rss_mib():

@@ -6,9 +6,9 @@ A step's time is split three ways: inside the ops' own forward and backward
 code (the NumPy maths, which the floor does too), in Python's cyclic garbage
 collector, and the rest: the engine's own bookkeeping (making Tensors and op
 nodes, walking the graph, adding gradients) plus the SGD update. The split comes
-from a second, instrumented run; the plain run gives the total. Each is the
-fastest of ten batches, the one a shared machine disturbed least. This is the
-measured reason behind each ratio in `make bench`.
+from a second, instrumented run; the plain run gives the total. Each is timed
+as `make bench` times a step: the fastest batch, the one a shared machine
+disturbed least. This is the measured reason behind each ratio in `make bench`.
 """
 import argparse
 import gc
@@ -22,6 +22,7 @@ for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 from tinygrad_edu import Function, Tensor  # noqa: E402
 
 from . import engines, floor  # noqa: E402
+from .measure import fastest_batch, seconds_per_call  # noqa: E402
 from .workloads import WORKLOADS  # noqa: E402
 
 
@@ -32,6 +33,13 @@ class Split:
         self.in_ops = self.in_gc = 0.0
         self.ops = 0
         self._gc_start = None
+
+    def take(self, calls):
+        """(op-code seconds, collector seconds) per call since the last take, and start again."""
+        per_call = (self.in_ops / calls, self.in_gc / calls)
+        self.in_ops = self.in_gc = 0.0
+        self.ops = 0
+        return per_call
 
     def _on_gc(self, phase, info):
         if phase == "start":
@@ -77,40 +85,17 @@ def _ops():
     return found
 
 
-def _fastest_batch(step, seconds, split=None):
-    """(seconds per step, in_ops, in_gc) of the fastest of ten batches filling `seconds`.
-
-    The fastest batch is the one a shared machine disturbed least; with `split`
-    installed, its op-code and collector times come from that same batch.
-    """
-    start = time.perf_counter()
-    step()
-    calls = max(1, round(seconds / 10 / (time.perf_counter() - start)))
-    best = None
-    for _ in range(10):
-        if split is not None:
-            split.in_ops = split.in_gc = 0.0
-        start = time.perf_counter()
-        for _ in range(calls):
-            step()
-        elapsed = (time.perf_counter() - start) / calls
-        if best is None or elapsed < best[0]:
-            best = (elapsed, split.in_ops / calls, split.in_gc / calls) if split is not None else (elapsed, 0.0, 0.0)
-    return best
-
-
 def profile(name, seconds):
     """{floor, total, in_ops, in_gc, rest, ops}: seconds per step (ops: ops recorded per step)."""
     floor_step = floor.make(name)[0]
     step = engines.make("tinygrad_edu", name)[0]
-    floor_seconds = _fastest_batch(floor_step, seconds)[0]
-    total = _fastest_batch(step, seconds)[0]
+    step()  # warm-up
+    floor_seconds = seconds_per_call(floor_step, seconds, seconds / 10)
+    total = seconds_per_call(step, seconds, seconds / 10)
     with Split() as split:
         step()
-        split.ops = 0
-        step()
         ops = split.ops
-        _, in_ops, in_gc = _fastest_batch(step, seconds, split)
+        in_ops, in_gc = fastest_batch(step, seconds, seconds / 10, split.take)[1]
     return {"floor": floor_seconds, "total": total, "in_ops": in_ops, "in_gc": in_gc,
             "rest": total - in_ops - in_gc, "ops": ops}
 
