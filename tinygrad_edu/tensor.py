@@ -392,8 +392,8 @@ def _walk(roots):
             parents[t] = ()
         else:  # most ops need every input's gradient: then their inputs tuple serves as it is
             needs = ctx.needs_input_grad
-            parents[t] = ctx.inputs if False not in needs else list(compress(ctx.inputs, needs))
-            stack.extend(parents[t])
+            parents[t] = tensor_parents = ctx.inputs if False not in needs else list(compress(ctx.inputs, needs))
+            stack.extend(tensor_parents)
     for root in roots:  # a root's first count stands for the caller, not a consumer
         consumers[root] -= 1
     ready = [root for root in dict.fromkeys(roots) if consumers[root] == 0]
