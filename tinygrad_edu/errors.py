@@ -11,3 +11,7 @@ class GradcheckError(AssertionError):
 
 class AnomalyError(FloatingPointError):
     """Under detect_anomaly(), an op produced NaN or Inf."""
+
+
+class JitError(RuntimeError):
+    """tinygrad_edu.jit could not record or replay a step faithfully; the message names the line of the step."""

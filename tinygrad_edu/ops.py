@@ -9,13 +9,7 @@ local derivative for one input, as drawings label it.
 import numpy as np
 
 from .errors import ShapeError
-from .tensor import Function, Tensor, _constant, _normalize_shape
-
-
-def tensor_method(fn):
-    """Make fn a method of Tensor under its own name."""
-    setattr(Tensor, fn.__name__, fn)
-    return fn
+from .tensor import Function, Tensor, _constant, _normalize_shape, tensor_method
 
 
 def unary_method(op, *names):

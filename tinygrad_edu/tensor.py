@@ -210,6 +210,12 @@ def _normalize_shape(shape):
     return tuple(int(n) for n in shape)
 
 
+def tensor_method(fn):
+    """Make fn a method of Tensor under its own name (how op modules give Tensor its methods)."""
+    setattr(Tensor, fn.__name__, fn)
+    return fn
+
+
 class Tensor:
     """An ndarray that remembers the op that made it, so gradients can flow back."""
     __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "_retains_grad", "__weakref__")
