@@ -4,6 +4,7 @@ from .tensor import Function, Tensor, grad, no_grad, scope
 from . import ops  # noqa: F401  (attaches the ops to Tensor)
 from .gradcheck import check_graph, gradcheck, gradgradcheck
 from .anomaly import detect_anomaly
+from .jit import jit
 
 __all__ = ["Tensor", "Function", "grad", "no_grad", "scope", "gradcheck", "gradgradcheck", "check_graph",
-           "detect_anomaly", "ShapeError", "GradcheckError", "AnomalyError", "JitError"]
+           "detect_anomaly", "jit", "ShapeError", "GradcheckError", "AnomalyError", "JitError"]

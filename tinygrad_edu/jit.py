@@ -1,0 +1,924 @@
+"""tinygrad_edu.jit: record one call of a step as a flat list of NumPy calls, then replay that list.
+
+    @jit
+    def train_step(x, y):
+        optimizer.zero_grad()
+        loss = nn.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+The first call with a new signature runs the step for real, eagerly, while every
+array involved is seen through `Traced`, an ndarray subclass. NumPy hands each
+call on a Traced array to its `__array_ufunc__` (and `__array_function__`, and
+the methods Traced overrides), which does the call on plain arrays and writes
+down the function, its inputs and the array it wrote: one line of the program.
+The forward pass, the backward walk, the optimiser's update all become such lines;
+Tensors, ops and the graph leave no trace. Later calls copy the arguments into the
+recording's input arrays and run the lines again with `out=` into the same arrays,
+so the numbers are those of the eager step, bit for bit, with no graph and no
+allocation. `print(train_step)` shows the program.
+
+What a recording fixes, as `jax.jit` does:
+- Python values read inside the step are frozen at recording: Python numbers,
+  branches on shapes, ndarrays reached by closure (pass data that changes as an
+  argument), anything fn computes that is not NumPy work on traced arrays.
+- Turning traced data into a Python value (`.item()`, `float()`, `int()`, `bool()`,
+  `.tolist()`, `.numpy()` or `np.asarray` in fn) would freeze a branch or a number,
+  so it raises JitError naming the line of fn; so do random draws inside the step.
+- A new signature records again: each argument's shape, dtype and requires_grad
+  (other arguments by value) and, for every tensor the recording used or changed,
+  its shape, dtype, requires_grad and whether `.grad` is None, and each module's
+  `training`. One recording is kept per signature.
+- Returned Tensors are new and detached on every call. Parameters, their `.grad`
+  and other tensors reached by closure live in arrays the recording owns: a `.grad`
+  kept from an earlier call shows the latest step. Arrays reached by closure
+  (optimiser state, learning rates) are updated in place, in their own memory.
+- `check=True` records a signature's first call, records its second call again and
+  compares the two programs (JitError on any difference); each call takes one step.
+"""
+import functools
+import linecache
+import os
+import sys
+import threading
+import types
+import weakref
+
+import numpy as np
+
+from .errors import JitError
+from .tensor import Tensor
+
+class _ThreadState(threading.local):
+    recorder = None   # the _Recorder at work in this thread, or None
+
+
+_thread = _ThreadState()
+
+# NumPy's and the engine's own code: never scanned for state. A JitError names the first frame
+# outside these and nn (nn sits beside tinygrad_edu), which is the line of the user's step.
+_ENGINE_DIRS = tuple(os.path.dirname(path) + os.sep for path in (np.__file__, os.path.dirname(__file__)))
+_LIBRARY_DIRS = _ENGINE_DIRS + (os.path.join(os.path.dirname(os.path.dirname(__file__)), "nn") + os.sep,)
+
+
+def jit(fn=None, *, check=False):
+    """Record one call of fn as a flat list of NumPy calls and replay it on later calls (see the module docstring)."""
+    if fn is None:
+        return lambda f: JittedStep(f, check)
+    return JittedStep(fn, check)
+
+
+class JittedStep:
+    """fn with one recording per signature; `print(step)` or `step.program` lists the latest recording."""
+
+    def __init__(self, fn, check=False):
+        functools.update_wrapper(self, fn)
+        self.fn, self.check = fn, check
+        self._recordings = {}   # argument signature -> recordings (each with its own leaf state)
+        self._latest = None
+
+    def __call__(self, *args):
+        key = tuple(_describe(a) for a in args)
+        candidates = self._recordings.setdefault(key, [])
+        for recording in candidates:
+            if recording.leaf_state() == recording.recorded_leaf_state:
+                if self.check and not recording.checked:
+                    return self._record_and_compare(recording, args)
+                return recording.replay(args)
+        recording, results = _record(self.fn, args)
+        candidates.append(recording)
+        self._latest = recording
+        return results
+
+    def _record_and_compare(self, first, args):
+        second, results = _record(self.fn, args)
+        difference = first.difference(second)
+        if difference:
+            raise JitError(f"jit(check=True): the second call of {self.__name__} recorded a different program, "
+                           f"so a replay would not repeat it: {difference}")
+        first.checked = True
+        return results
+
+    @property
+    def program(self):
+        """The latest recording's NumPy calls, one per line."""
+        return "(not recorded yet)" if self._latest is None else self._latest.listing()
+
+    def __repr__(self):
+        return f"jit({self.__name__}):\n{self.program}"
+
+
+def _describe(value):
+    """The part of the signature one argument gives."""
+    if isinstance(value, Tensor):
+        return Tensor, value.shape, value.dtype, value.requires_grad
+    if isinstance(value, np.ndarray):
+        return np.ndarray, value.shape, value.dtype
+    try:
+        hash(value)
+    except TypeError:
+        raise JitError(f"jit: an argument of type {type(value).__name__} is neither a Tensor, an ndarray nor a "
+                       f"hashable value; pass it by closure instead") from None
+    return type(value), value
+
+
+# --- what a step reaches ------------------------------------------------------
+
+class _Place:
+    """Where a value lives (a dict entry, a list item, an attribute, a closure cell), so it can be swapped."""
+
+    def __init__(self, holder, key, kind):
+        self.holder, self.key, self.kind = holder, key, kind
+
+    def get(self):
+        if self.kind == "attr":
+            return getattr(self.holder, self.key)
+        if self.kind == "cell":
+            return self.holder.cell_contents
+        return self.holder[self.key]
+
+    def set(self, value):
+        if self.kind == "attr":
+            setattr(self.holder, self.key, value)
+        elif self.kind == "cell":
+            self.holder.cell_contents = value
+        else:
+            self.holder[self.key] = value
+
+    def describe(self):
+        return f"{type(self.holder).__name__}.{self.key}" if self.kind == "attr" else f"[{self.key!r}]"
+
+
+class _Reach:
+    """Tensors, arrays, modules and random generators reachable from fn's closure, globals and defaults."""
+
+    MAX_DEPTH, MAX_ITEMS = 8, 10_000
+
+    def __init__(self, fn):
+        self.tensors, self.arrays, self.modules, self.generators = [], [], [], []
+        self._seen = set()
+        self._visit_callable(fn, 0)
+
+    def _visit(self, value, place, depth):
+        if depth > self.MAX_DEPTH or isinstance(value, (str, bytes, int, float, complex, type, types.ModuleType)):
+            return
+        if id(value) in self._seen:
+            return
+        self._seen.add(id(value))
+        if isinstance(value, Tensor):
+            self.tensors.append(value)
+        elif type(value) is np.ndarray:
+            if place is not None:
+                self.arrays.append((place, value))
+        elif isinstance(value, (np.random.Generator, np.random.RandomState)):
+            self.generators.append(value)
+        elif isinstance(value, (types.FunctionType, types.MethodType)):
+            self._visit_callable(value, depth)
+        elif isinstance(value, (list, dict)) and len(value) <= self.MAX_ITEMS:
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in list(items):
+                self._visit(item, _Place(value, key, "item"), depth + 1)
+        elif isinstance(value, (tuple, set, frozenset)) and len(value) <= self.MAX_ITEMS:
+            for item in value:
+                self._visit(item, None, depth + 1)
+        elif hasattr(value, "__dict__") and not _in_engine(type(value)):
+            if isinstance(getattr(value, "training", None), bool):
+                self.modules.append(value)
+            for name, item in list(vars(value).items()):
+                self._visit(item, _Place(value, name, "attr"), depth + 1)
+
+    def _visit_callable(self, fn, depth):
+        if isinstance(fn, types.MethodType):
+            self._visit(fn.__self__, None, depth + 1)
+            fn = fn.__func__
+        if not isinstance(fn, types.FunctionType):
+            if hasattr(fn, "__dict__"):  # a callable object
+                self._visit(fn, None, depth + 1)
+            return
+        if _in_engine(fn):
+            return
+        for cell in fn.__closure__ or ():
+            try:
+                self._visit(cell.cell_contents, _Place(cell, None, "cell"), depth + 1)
+            except ValueError:  # an empty cell
+                pass
+        for default in fn.__defaults__ or ():
+            self._visit(default, None, depth + 1)
+        for name in _global_names(fn.__code__):
+            if name in fn.__globals__:
+                self._visit(fn.__globals__[name], _Place(fn.__globals__, name, "item"), depth + 1)
+
+
+def _global_names(code):
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names
+
+
+def _in_engine(obj):
+    """True for functions and classes of NumPy or tinygrad_edu itself (nn's objects are scanned: they hold state)."""
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    path = getattr(module, "__file__", None) or ""
+    return path.startswith(_ENGINE_DIRS)
+
+
+# --- the traced array -------------------------------------------------------------
+
+class Traced(np.ndarray):
+    """An ndarray whose NumPy calls the recorder of this thread writes down; plain outside a recording."""
+    __slots__ = ("plain",)   # the plain ndarray the program uses for this array's memory
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        recorder = _thread.recorder
+        if recorder is None or recorder.paused:
+            return _plain_ufunc(ufunc, method, inputs, kwargs)
+        return recorder.ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        recorder = _thread.recorder
+        if recorder is None or recorder.paused:
+            return super().__array_function__(func, types_, args, kwargs)
+        return recorder.function(func, types_, args, kwargs)
+
+    def __repr__(self):
+        return repr(self.view(np.ndarray))
+
+    def __str__(self):
+        return str(self.view(np.ndarray))
+
+    def __format__(self, spec):
+        return format(self.view(np.ndarray), spec)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
+def _method(name):
+    """A Traced method that runs ndarray's under the recorder: recorded when it makes new data."""
+    def method(self, *args, **kwargs):
+        recorder = _thread.recorder
+        if recorder is None or recorder.paused:
+            return getattr(np.ndarray, name)(self, *args, **kwargs)
+        return recorder.call(getattr(np.ndarray, name), (self,) + args, kwargs)
+    method.__name__ = name
+    return method
+
+
+def _refusal(name):
+    """A Traced method that reads values into Python: refused while recording."""
+    def method(self, *args, **kwargs):
+        if _thread.recorder is not None:
+            raise _escape(f"{name.strip('_')}() on traced data")
+        return getattr(np.ndarray, name)(self.view(np.ndarray), *args, **kwargs)
+    method.__name__ = name
+    return method
+
+
+# ndarray methods that may make new data without a ufunc (reshape, ravel and indexing copy sometimes),
+# or change the array in place; the rest (sum, mean, max, clip, ...) reach __array_ufunc__ by themselves.
+for _name in ("copy", "astype", "flatten", "ravel", "reshape", "__getitem__", "__setitem__", "take", "repeat",
+              "dot", "argmax", "argmin", "argsort", "sort", "fill", "put", "searchsorted", "compress", "choose",
+              "trace", "__copy__", "__deepcopy__", "nonzero", "partition", "argpartition"):
+    setattr(Traced, _name, _method(_name))
+for _name in ("__float__", "__int__", "__bool__", "__index__", "__complex__", "item", "tolist", "tobytes"):
+    setattr(Traced, _name, _refusal(_name))
+
+
+def _plain(value):
+    """value with every Traced array in it (also inside lists and tuples) as a plain ndarray of the same memory."""
+    if isinstance(value, Traced):
+        return np.ndarray.view(value, np.ndarray)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
+def _plain_ufunc(ufunc, method, inputs, kwargs):
+    if "out" in kwargs:
+        kwargs = dict(kwargs, out=_plain(kwargs["out"]))
+    return getattr(ufunc, method)(*_plain(inputs), **{k: _plain(v) for k, v in kwargs.items()})
+
+
+def _contains_traced(value):
+    if isinstance(value, Traced):
+        return True
+    return isinstance(value, (list, tuple)) and any(_contains_traced(v) for v in value)
+
+
+# --- errors that name the user's line ------------------------------------------------
+
+def _user_line():
+    """'file:line: source' of the innermost frame outside NumPy and tinygrad_edu."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS + ("<__array_function__",)):
+        frame = frame.f_back
+    if frame is None:
+        return "(unknown line)"
+    source = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}: {source}"
+
+
+def _called_from_library(depth=2):
+    return sys._getframe(depth).f_code.co_filename.startswith(_LIBRARY_DIRS)
+
+
+def _escape(what):
+    return JitError(f"jit: {what} would freeze a value the replay cannot follow, at {_user_line()}. "
+                    f"Keep it a Tensor inside the step, or read it from the step's result outside.")
+
+
+# --- the recorder ----------------------------------------------------------------------
+
+class _Recorder:
+    """Writes down every NumPy call on Traced arrays as (function, arguments) with plain arrays."""
+
+    def __init__(self):
+        self.program = []       # [(callable, args)]: the replay runs callable(*args)
+        self.paused = False     # while a recorded call runs its own NumPy code
+        self.last_output = None
+        self.kept = []          # arrays the program relies on that nothing else keeps alive
+        self.free = {}          # (shape, dtype) -> buffers no live array uses any more
+        self.used = set()       # ids of input handles some call read
+        self.inputs = {}        # id(input handle) -> its plain buffer, for `used`
+        self.adopted = set()    # ids of plain arrays made inside the step that a recorded call wrote into
+
+    # arrays ------------------------------------------------------------------
+    def handle(self, raw, reusable):
+        """A Traced view of the plain array raw, which becomes free for reuse when the view dies."""
+        traced = raw.view(Traced)
+        traced.plain = raw
+        if reusable:
+            key = (raw.shape, raw.dtype)
+            weakref.finalize(traced, self.free.setdefault(key, []).append, raw)
+        return traced
+
+    def output(self, value):
+        """A new buffer holding value (reusing a dead one of its shape and dtype), and its handle."""
+        raw = value if type(value) is np.ndarray and value.base is None else np.array(value)
+        dead = self.free.get((raw.shape, raw.dtype))
+        if dead:
+            reused = dead.pop()
+            np.copyto(reused, raw)
+            raw = reused
+        return raw, self.handle(raw, reusable=True)
+
+    def plain(self, value):
+        """The plain array the program uses for value (a Traced array, or anything else as it is)."""
+        if isinstance(value, Traced):
+            try:
+                raw = value.plain
+            except AttributeError:  # a view made from a handle: it keeps that handle alive
+                raw = value.plain = np.ndarray.view(value, np.ndarray)
+                self._mark_used(value)
+                return raw
+            if id(value) in self.inputs:
+                self.used.add(id(value))
+            return raw
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.plain(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.plain(v) for k, v in value.items()}
+        return value
+
+    def _mark_used(self, view):
+        base = view.base
+        while base is not None:
+            if id(base) in self.inputs:
+                self.used.add(id(base))
+            base = getattr(base, "base", None)
+
+    def target(self, array):
+        """The plain array an in-place call writes into; an untracked one gets its current values replayed first."""
+        if isinstance(array, Traced):
+            return self.plain(array)
+        if not _tracked(array, self):
+            # An array made inside the step (np.ones(...) then &=): restore what it held, then let the call run.
+            self.program.append((np.copyto, (array, array.copy())))
+            self.kept.append(array)
+            self.adopted.add(id(array))
+        return array
+
+    # calls ---------------------------------------------------------------------
+    def ufunc(self, ufunc, method, inputs, kwargs):
+        if not all(isinstance(x, (np.ndarray, np.generic, int, float, complex, bool)) or x is None for x in inputs):
+            return NotImplemented  # a Tensor among the operands: its own __array_ufunc__ takes the call
+        if method == "at":  # np.add.at(a, indices, values): in place, no output
+            args = (self.target(inputs[0]),) + tuple(self.plain(x) for x in inputs[1:])
+            ufunc.at(*args)
+            self.program.append((ufunc.at, args))
+            return None
+        out = kwargs.pop("out", None)
+        args = tuple(self.plain(x) for x in inputs)
+        kwargs = {k: self.plain(v) for k, v in kwargs.items()}
+        call = getattr(ufunc, method)
+        if out is not None:
+            plain_out = tuple(self.target(o) for o in out)
+            call(*args, out=plain_out, **kwargs)
+            self._append(ufunc, method, args, plain_out, kwargs)
+            return out[0] if len(out) == 1 else out
+        results = call(*args, **kwargs)
+        many = isinstance(results, tuple)
+        buffers, handles = zip(*(self.output(r) for r in (results if many else (results,))))
+        self._append(ufunc, method, args, buffers, kwargs)
+        self.last_output = handles[-1]
+        return handles if many else handles[0]
+
+    def _append(self, ufunc, method, args, buffers, kwargs):
+        if method == "__call__" and not kwargs:  # out passed by position: the cheapest call NumPy offers
+            self.program.append((ufunc, args + tuple(buffers)))
+        else:
+            out = buffers if method == "__call__" else buffers[0]
+            self.program.append((functools.partial(getattr(ufunc, method), out=out, **kwargs), args))
+
+    def function(self, func, types_, args, kwargs):
+        """np.where, np.concatenate, np.broadcast_to, ...: run with the recorder watching, then classify."""
+        if func in _REFUSED_FUNCTIONS:
+            raise _escape(f"np.{func.__name__} on traced data (its result's shape depends on the values)")
+        mark = len(self.program)
+        result = func._implementation(*args, **kwargs)
+        return self.classify(func, args, kwargs, result, mark)
+
+    def call(self, func, args, kwargs):
+        """A method of ndarray on a Traced array."""
+        if func is np.ndarray.nonzero or func is np.ndarray.__getitem__ and _boolean_traced_index(args[1]):
+            raise _escape("a boolean mask or nonzero() from traced data (the result's shape depends on the values)")
+        mark = len(self.program)
+        self.paused = True
+        try:
+            result = func(*args, **kwargs)
+        finally:
+            self.paused = False
+        return self.classify(func, args, kwargs, result, mark)
+
+    def classify(self, func, args, kwargs, result, mark):
+        """Return result as the program will see it: a view of traced memory, a recorded output, or
+        new data written down as one call that the replay repeats (copying its result into a buffer)."""
+        if result is None:  # it changed one of its arguments in place: repeat it
+            self.program.append((_call, (func, self.plain(args), self.plain(kwargs))))
+            return None
+        if isinstance(result, (tuple, list)) and not isinstance(result, np.ndarray):
+            return type(result)(self.classify(_item(func, i), args, kwargs, r, mark) for i, r in enumerate(result))
+        if isinstance(result, (bool, int, float, complex)):
+            if not _traced_in(args, kwargs) or func in _SHAPE_FUNCTIONS:
+                return result
+            raise _escape(f"{_name_of(func)} returning a Python {type(result).__name__} from traced data")
+        if not isinstance(result, (np.ndarray, np.generic)):
+            return result
+        if result is self.last_output and len(self.program) > mark:
+            return result
+        if isinstance(result, np.ndarray) and _shares_traced_memory(result, args, kwargs):
+            return result if isinstance(result, Traced) else result.view(Traced)
+        if not _traced_in(args, kwargs):
+            return result
+        raw, handle = self.output(np.ndarray.view(result, np.ndarray) if isinstance(result, Traced) else result)
+        self.program.append((_assign, (raw, func, self.plain(args), self.plain(kwargs))))
+        return handle
+
+
+def _item(func, i):
+    return functools.partial(_nth, func, i)
+
+
+def _nth(func, i, *args, **kwargs):
+    return func(*args, **kwargs)[i]
+
+
+def _call(func, args, kwargs):
+    func(*args, **kwargs)
+
+
+def _assign(out, func, args, kwargs):
+    np.copyto(out, func(*args, **kwargs))
+
+
+def _name_of(func):
+    if isinstance(func, functools.partial):
+        return _name_of(func.func)
+    if isinstance(getattr(func, "__self__", None), np.ufunc):  # np.add.reduce and the like
+        return f"{func.__self__.__name__}.{func.__name__}"
+    return getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+
+
+def _traced_in(args, kwargs):
+    return _contains_traced(args) or _contains_traced(tuple(kwargs.values()))
+
+
+def _shares_traced_memory(result, args, kwargs):
+    arrays = [a for a in _flatten((args, tuple(kwargs.values()))) if isinstance(a, Traced)]
+    plain = np.ndarray.view(result, np.ndarray)
+    return any(np.may_share_memory(plain, np.ndarray.view(a, np.ndarray)) for a in arrays)
+
+
+def _flatten(value):
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _flatten(v)
+    else:
+        yield value
+
+
+def _boolean_traced_index(key):
+    return any(isinstance(k, Traced) and k.dtype == bool for k in _flatten(key if isinstance(key, tuple) else (key,)))
+
+
+def _tracked(array, recorder):
+    """Is array memory the recording follows: a view of a Traced array, or one it adopted?"""
+    while isinstance(array, np.ndarray):
+        if isinstance(array, Traced) or id(array) in recorder.adopted:
+            return True
+        array = array.base
+    return False
+
+
+_REFUSED_FUNCTIONS = {np.nonzero, np.argwhere, np.flatnonzero, np.unique, np.extract}
+_SHAPE_FUNCTIONS = {np.shape, np.ndim, np.size}
+
+# --- conversions NumPy does without asking the array ---------------------------------------
+
+def _converting(original, copies):
+    """np.asarray / np.array that keep a Traced array traced while this thread records.
+
+    On an ndarray subclass they call no hook: without this, np.asarray(x) inside the step
+    would hand out a plain view that the recorder never sees again.
+    """
+    @functools.wraps(original)
+    def convert(a, *args, **kwargs):
+        recorder = _thread.recorder
+        if recorder is None or recorder.paused:
+            return original(a, *args, **kwargs)
+        if isinstance(a, Tensor) and isinstance(a.data, Traced):
+            if not _called_from_library(2):
+                raise _escape(f"np.{original.__name__}() of a traced Tensor")
+            a = a.data
+        if not _contains_traced(a):
+            return original(a, *args, **kwargs)
+        dtype = args[0] if args else kwargs.get("dtype")
+        same = isinstance(a, Traced) and (dtype is None or np.dtype(dtype) == a.dtype)
+        if same and len(args) <= 1 and set(kwargs) <= {"dtype", "copy"} and not kwargs.get("copy", copies):
+            return a
+        return recorder.call(original, (a,) + args, kwargs)
+    return convert
+
+
+def _default_rng(original):
+    @functools.wraps(original)
+    def default_rng(seed=None):
+        if seed is None and _thread.recorder is not None:
+            raise _escape("np.random.default_rng() without a seed (a replay would repeat the same draws)")
+        return original(seed)
+    return default_rng
+
+
+_PATCHES = [(np, "asarray", _converting(np.asarray, copies=False)), (np, "array", _converting(np.array, copies=True)),
+            (np.random, "default_rng", _default_rng(np.random.default_rng))]
+_ORIGINALS = [(module, name, getattr(module, name)) for module, name, _ in _PATCHES]
+_patch_lock = threading.Lock()
+_patch_users = 0
+
+
+def _patch(on):
+    """Install the wrappers above while any thread records (they act only in a recording thread)."""
+    global _patch_users
+    with _patch_lock:
+        _patch_users += 1 if on else -1
+        for module, name, value in (_PATCHES if _patch_users else _ORIGINALS):
+            setattr(module, name, value)
+
+
+class _Watcher:
+    """Observer of the engine (tinygrad_edu.observe): refuses data leaving it, finds leaves fn's closure hid."""
+
+    def __init__(self):
+        self.external = []   # (tensor, its array): plain leaves an op read; a new array there records again
+
+    def leaving(self, tensor, how):
+        if isinstance(tensor.data, Traced) and not (how in ("numpy", "__array__") and _called_from_library(3)):
+            raise _escape(f"{how}() of a traced Tensor" if how != "__array__" else "np.asarray() of a traced Tensor")
+
+    def forward(self, op, out):
+        for x in op.inputs:
+            if x.op is None and not isinstance(x.data, Traced) and x not in (t for t, _ in self.external):
+                if x.requires_grad:
+                    raise JitError(f"jit: a parameter of shape {x.shape} that the step reaches neither as an "
+                                   f"argument nor by closure, at {_user_line()}; pass it (or its module) as an "
+                                   f"argument or keep it in a variable the step names")
+                self.external.append((x, x.data))
+
+
+def _random_states(generators):
+    return [np.random.get_state()[1].tobytes()] + [repr(g.bit_generator.state) for g in generators]
+
+
+# --- recording and replaying -------------------------------------------------------------
+
+class _Slot:
+    """A tensor's array that the step reads or changes (a tensor's data, or a leaf's .grad):
+    copied into `raw`, the program's input, on entry when it is not already the array the
+    previous call left there (`view`)."""
+
+    def __init__(self, recorder, tensor, leaf=None):
+        self.tensor, self.leaf, self.original = tensor, leaf, tensor.data
+        self.raw = np.array(tensor.data)
+        self.handle = recorder.handle(self.raw, reusable=True)
+        self.handle.flags.writeable = tensor.data.flags.writeable
+        recorder.inputs[id(self.handle)] = self.raw
+        self.state = _state_of(tensor)
+        self.view = None
+        tensor.data = self.handle
+
+    def current(self):
+        return self.tensor.data if self.leaf is None else self.leaf.grad.data
+
+
+def _state_of(t):
+    return t.shape, t.dtype, t.requires_grad, t.grad is None
+
+
+def _record(fn, args):
+    """Run fn(*args) once for real while recording; return (Recording, fn's results as new Tensors)."""
+    if getattr(_thread, "recorder", None) is not None:
+        raise JitError(f"jit: {getattr(fn, '__name__', fn)} called while another step records, at {_user_line()}")
+    reach = _Reach(fn)
+    recorder = _Recorder()
+    arg_slots, traced_args, slots = [], [], {}
+    for a in args:
+        if isinstance(a, Tensor):
+            slot = slots.get(id(a)) or slots.setdefault(id(a), _Slot(recorder, a))
+            traced_args.append(a)
+        elif isinstance(a, np.ndarray):
+            slot = _ArraySlot(recorder, a)
+            traced_args.append(slot.handle)
+        else:
+            slot = None
+            traced_args.append(a)
+        arg_slots.append(slot)
+    reached = [t for t in reach.tensors if id(t) not in slots]
+    grads_before = {id(t): t.grad for t in reached}
+    for t in reached:
+        slots[id(t)] = _Slot(recorder, t)
+        if t.grad is not None and id(t.grad) not in slots:
+            slots[id(t.grad)] = _Slot(recorder, t.grad, leaf=t)
+    swapped = []
+    for place, array in reach.arrays:  # optimiser state, learning rates: recorded where they live
+        handle = array.view(Traced)
+        handle.plain = array
+        place.set(handle)
+        swapped.append((place, array, handle))
+    trainings = tuple(m.training for m in reach.modules)
+    random_before = _random_states(reach.generators)
+    watcher = _Watcher()
+    _patch(True)
+    _thread.recorder = recorder
+    try:
+        with _observe(watcher):
+            result = fn(*traced_args)
+        rebound = [place for place, array, handle in swapped if place.get() is not handle]
+        if rebound:
+            raise JitError(f"jit: the step replaced the array at {rebound[0].describe()} instead of updating it in "
+                           f"place, so a replay could not follow it; write into it (out=, [...] =) or keep it in "
+                           f"a Tensor")
+        if _random_states(reach.generators) != random_before:
+            raise JitError(f"jit: {getattr(fn, '__name__', 'the step')} drew random numbers (np.random or a "
+                           f"generator it reaches), which a replay would repeat unchanged; draw them outside the "
+                           f"step and pass them in")
+    except BaseException:
+        _detach(slots.values())
+        raise
+    finally:
+        _thread.recorder = None
+        _patch(False)
+        for place, array, handle in swapped:
+            place.set(array)
+    recording = Recording(fn, recorder, arg_slots, list(slots.values()), grads_before, reached,
+                          reach.modules, trainings, watcher.external)
+    return recording, recording.finish(result)
+
+
+class _ArraySlot:
+    """An ndarray argument: copied into `raw` on every call."""
+
+    def __init__(self, recorder, array):
+        self.raw = np.array(array)
+        self.handle = recorder.handle(self.raw, reusable=True)
+
+
+def _observe(watcher):
+    from . import __dict__ as package  # the public observe(), where the engine has it
+    observe = package.get("observe")
+    return observe(watcher) if observe is not None else _Nothing()
+
+
+class _Nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _detach(slots):
+    """After a failed recording, leave each tensor holding a plain copy of what it holds (as eager would)."""
+    for slot in slots:
+        for tensor in (slot.tensor, slot.tensor.grad):
+            if tensor is not None and isinstance(tensor.data, Traced):
+                tensor.data = np.array(np.ndarray.view(tensor.data, np.ndarray))
+
+
+def _exposed(array, recorder):
+    """A plain view of the memory the program keeps for array, as writeable as array was."""
+    if not isinstance(array, Traced):
+        return array
+    view = recorder.plain(array).view(np.ndarray)
+    view.flags.writeable = array.flags.writeable
+    return view
+
+
+class Recording:
+    """One signature's program: input copies, the NumPy calls, and where each result is left."""
+
+    def __init__(self, fn, recorder, arg_slots, slots, grads_before, reached, modules, trainings, external):
+        self.fn, self.recorder, self.program = fn, recorder, recorder.program
+        self.arg_slots, self.modules, self.external = arg_slots, modules, external
+        self.checked = False
+        self._settle = (slots, grads_before, reached, trainings)
+
+    def finish(self, result):
+        """Settle where every tensor's data and .grad live from now on; return fn's result as new Tensors."""
+        slots, grads_before, reached, trainings = self._settle
+        del self._settle
+        recorder = self.recorder
+        self._keep_returns(result)
+        self.inputs, self.data_exits, self.grad_exits = [], [], []
+        for slot in slots:
+            t = slot.tensor
+            changed = t.data is not slot.handle
+            if not changed and (slot in self.arg_slots or id(slot.handle) not in recorder.used):
+                t.data = slot.original  # an argument keeps its own array; a tensor never read leaves the program
+                continue
+            t.data = _exposed(t.data, recorder)
+            if slot not in self.arg_slots:
+                self.inputs.append(slot)
+                if not changed:  # it holds the program's input array itself: nothing to copy on entry
+                    slot.view = t.data
+                elif slot.leaf is None:
+                    self.data_exits.append((t, t.data))
+        input_tensors = {id(slot.tensor) for slot in self.inputs}
+        for t in reached:
+            grad = t.grad
+            if grad is not grads_before[id(t)] or grad is not None and id(grad) in input_tensors:
+                if grad is not None and isinstance(grad.data, Traced):
+                    grad.data = _exposed(grad.data, recorder)
+                self.grad_exits.append((t, grad, None if grad is None else grad.data))
+        touched = input_tensors | {id(t) for t, _, _ in self.grad_exits}
+        self.leaves = [t for t in reached if id(t) in touched]
+        states = {id(slot.tensor): slot.state for slot in slots}
+        self.recorded_leaf_state = (tuple(states[id(t)] for t in self.leaves), trainings,
+                                    tuple(True for _ in self.external))
+        self.arg_raws = [None if s is None else s.raw for s in self.arg_slots]
+        recorder.inputs.clear()
+        return self.results()
+
+    def leaf_state(self):
+        """What the signature holds of the tensors and modules this recording touched, as they are now."""
+        return (tuple(_state_of(t) for t in self.leaves), tuple(m.training for m in self.modules),
+                tuple(t.data is array for t, array in self.external))
+
+    def _keep_returns(self, result):
+        self.single = isinstance(result, Tensor)
+        values = (result,) if self.single else result
+        if result is not None and not (isinstance(values, tuple) and all(isinstance(v, Tensor) for v in values)):
+            raise JitError(f"jit: {self.fn.__name__} must return a Tensor, a tuple of Tensors or None, "
+                           f"not {type(result).__name__}")
+        self.returns = None if result is None else [_exposed(v.data, self.recorder) for v in values]
+
+    def results(self):
+        if self.returns is None:
+            return None
+        tensors = tuple(Tensor(array.copy()) for array in self.returns)
+        return tensors[0] if self.single else tensors
+
+    def replay(self, args):
+        """Copy the inputs in, run the program, leave tensors and gradients where the recording left them."""
+        for raw, a in zip(self.arg_raws, args):
+            if raw is not None:
+                np.copyto(raw, a.data if isinstance(a, Tensor) else a)
+        for slot in self.inputs:
+            data = slot.current()
+            if data is not slot.view:
+                np.copyto(slot.raw, data)
+        for call, call_args in self.program:
+            call(*call_args)
+        for t, view in self.data_exits:
+            t.data = view
+        for t, grad, view in self.grad_exits:
+            t.grad = grad
+            if grad is not None and grad.data is not view:
+                grad.data = view
+        return self.results()
+
+    # --- showing and comparing ---------------------------------------------------------
+    def listing(self, values=False):
+        """The program, one NumPy call per line; buffers are b0, b1, ... in the order they are written.
+        With values, constants are given in full (for comparing two recordings)."""
+        names = _Names(values)
+        for i, raw in enumerate(self.arg_raws):
+            if raw is not None:
+                names.name(raw, f"arg{i}")
+        for slot in self.inputs:
+            label = slot.tensor.name or f"tensor{len(names.known)}"
+            names.name(slot.raw, f"{slot.leaf.name or 'leaf'}.grad" if slot.leaf is not None else label)
+        lines = [_line(call, args, names) for call, args in self.program]
+        header = [f"# {len(self.program)} NumPy calls; inputs: " + ", ".join(names.inputs)]
+        footer = [f"# {t.name or 'tensor'}.data <- {names.of(view)}" for t, view in self.data_exits]
+        footer += [f"# {t.name or 'tensor'}.grad <- {'None' if view is None else names.of(view)}"
+                   for t, _, view in self.grad_exits]
+        footer += [f"# return {names.of(array)}" for array in self.returns or ()]
+        return "\n".join(header + lines + footer)
+
+    def difference(self, other):
+        """The first line where two recordings' programs differ, or '' when they are the same."""
+        mine, theirs = self.listing(values=True).splitlines(), other.listing(values=True).splitlines()
+        for i, (a, b) in enumerate(zip(mine, theirs)):
+            if a != b:
+                return f"line {i}: {a!r} then {b!r}"
+        if len(mine) != len(theirs):
+            return f"{len(mine) - 1} lines then {len(theirs) - 1}"
+        return ""
+
+
+class _Names:
+    """Names for the arrays of a program: inputs by their tensor, buffers b0, b1, ..., constants by value."""
+
+    def __init__(self, values):
+        self.values, self.known, self.inputs = values, {}, []
+        self.buffers = 0
+
+    def name(self, array, label):
+        self.known[id(array)] = label
+        self.inputs.append(label)
+
+    def _base_name(self, view):
+        base = view.base
+        while isinstance(base, np.ndarray):
+            for candidate in (base, getattr(base, "plain", None)):
+                if id(candidate) in self.known:
+                    return self.known[id(candidate)]
+            base = base.base
+        return None
+
+    def of(self, value, written=False):
+        if isinstance(value, np.ndarray):
+            if id(value) in self.known:
+                return self.known[id(value)]
+            base = self._base_name(value)
+            if base is not None:
+                return f"{base}.view{value.shape}"
+            if written:
+                self.known[id(value)] = label = f"b{self.buffers}"
+                self.buffers += 1
+                return label
+            if value.size <= 4 or self.values:
+                return np.array2string(value, separator=", ", threshold=10 ** 9 if self.values else 4)
+            return f"<constant {value.dtype} {value.shape}>"
+        if isinstance(value, (list, tuple)):
+            inner = ", ".join(self.of(v) for v in value)
+            return f"({inner},)" if isinstance(value, tuple) and len(value) == 1 else \
+                (f"({inner})" if isinstance(value, tuple) else f"[{inner}]")
+        if isinstance(value, dict):
+            return ", ".join(f"{k}={self.of(v)}" for k, v in value.items())
+        return repr(value)
+
+
+def _line(call, args, names):
+    """One program entry as Python a learner can read: `b3 = np.multiply(b1, 0.5)`."""
+    if isinstance(call, np.ufunc):
+        inputs, outputs = args[:call.nin], args[call.nin:]
+        ins = ", ".join(names.of(a) for a in inputs)
+        return f"{', '.join(names.of(o, written=True) for o in outputs)} = np.{call.__name__}({ins})"
+    if isinstance(call, functools.partial):  # a ufunc method, or a ufunc call with keywords
+        keywords = {k: v for k, v in call.keywords.items() if _DEFAULTS.get(k, ()) is not v}
+        out = keywords.pop("out")
+        outs = out if isinstance(out, tuple) else (out,)
+        ins = ", ".join([names.of(a) for a in args] + [f"{k}={names.of(v)}" for k, v in keywords.items()])
+        return f"{', '.join(names.of(o, written=True) for o in outs)} = np.{_name_of(call.func)}({ins})"
+    if call is _assign:
+        out, func, func_args, kwargs = args
+        ins = ", ".join([names.of(a) for a in func_args] + [f"{k}={names.of(v)}" for k, v in kwargs.items()])
+        return f"{names.of(out, written=True)} = {_qualified(func)}({ins})"
+    if call is _call:
+        func, func_args, kwargs = args
+        ins = ", ".join([names.of(a) for a in func_args] + [f"{k}={names.of(v)}" for k, v in kwargs.items()])
+        return f"{_qualified(func)}({ins})"
+    return f"{_qualified(call)}({', '.join(names.of(a) for a in args)})"
+
+
+_DEFAULTS = {"dtype": None, "keepdims": False, "where": True, "initial": np._NoValue}
+
+
+def _qualified(func):
+    name = _name_of(func)
+    module = getattr(func, "__module__", None) or ""
+    return f"np.{name}" if module.startswith("numpy") or isinstance(func, np.ufunc) else name
