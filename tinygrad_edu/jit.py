@@ -58,7 +58,7 @@ _thread = _ThreadState()
 
 # NumPy's and the engine's own code: never scanned for state. A JitError names the first frame
 # outside these and nn (nn sits beside tinygrad_edu), which is the line of the user's step.
-_ENGINE_DIRS = tuple(os.path.dirname(path) + os.sep for path in (np.__file__, os.path.dirname(__file__)))
+_ENGINE_DIRS = (os.path.dirname(np.__file__) + os.sep, os.path.dirname(__file__) + os.sep)
 _LIBRARY_DIRS = _ENGINE_DIRS + (os.path.join(os.path.dirname(os.path.dirname(__file__)), "nn") + os.sep,)
 
 
@@ -427,7 +427,8 @@ class _Recorder:
         return handles if many else handles[0]
 
     def _append(self, ufunc, method, args, buffers, kwargs):
-        if method == "__call__" and not kwargs:  # out passed by position: the cheapest call NumPy offers
+        if method == "__call__" and not kwargs and ufunc not in (np.maximum, np.minimum):
+            # out passed by position: the cheapest call NumPy offers (deprecated for maximum and minimum)
             self.program.append((ufunc, args + tuple(buffers)))
         else:
             out = buffers if method == "__call__" else buffers[0]
@@ -572,8 +573,20 @@ def _default_rng(original):
     return default_rng
 
 
+def _legacy_draw(original):
+    @functools.wraps(original)
+    def draw(*args, **kwargs):
+        if _thread.recorder is not None:
+            raise _escape(f"np.random.{original.__name__}() (a replay would repeat the same draws)")
+        return original(*args, **kwargs)
+    return draw
+
+
 _PATCHES = [(np, "asarray", _converting(np.asarray, copies=False)), (np, "array", _converting(np.array, copies=True)),
             (np.random, "default_rng", _default_rng(np.random.default_rng))]
+_PATCHES += [(np.random, name, _legacy_draw(getattr(np.random, name))) for name in dir(np.random)
+             if getattr(getattr(np.random, name), "__self__", None) is np.random.mtrand._rand
+             and name not in ("get_state", "set_state", "seed")]
 _ORIGINALS = [(module, name, getattr(module, name)) for module, name, _ in _PATCHES]
 _patch_lock = threading.Lock()
 _patch_users = 0

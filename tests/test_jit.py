@@ -1,0 +1,328 @@
+"""tinygrad_edu.jit: a replayed step equals the eager step bit for bit, re-records on a new
+signature, and refuses (JitError naming the user's line) what a replay could not follow."""
+import numpy as np
+import pytest
+
+import nn
+import tinygrad_edu
+from tinygrad_edu import JitError, Tensor, grad, jit
+
+
+def float64(array, requires_grad=False, name=None):
+    return Tensor(np.asarray(array, dtype=np.float64), requires_grad=requires_grad, name=name)
+
+
+def arrays_of(values):
+    """Every array a training setup holds (tensors' data and .grad, optimiser state), by position."""
+    found = []
+    for value in values:
+        if isinstance(value, Tensor):
+            found += [value.data, None if value.grad is None else value.grad.data]
+        elif isinstance(value, nn.Optimizer):
+            found += [value.lr] + [a for state in value.state for a in state.values()]
+        elif isinstance(value, nn.StepLR):
+            found += [value.steps, value.base_lr]
+        elif isinstance(value, nn.Module):
+            found += arrays_of(value.parameters())
+        elif isinstance(value, (tuple, list)):
+            found += arrays_of(value)
+    return found
+
+
+def assert_same(eager, jitted, what):
+    assert len(eager) == len(jitted), what
+    for i, (a, b) in enumerate(zip(eager, jitted)):
+        if a is None or b is None:
+            assert a is None and b is None, f"{what}, array {i}: one is None"
+        else:
+            a, b = np.asarray(a), np.asarray(b)
+            assert a.dtype == b.dtype and np.array_equal(a, b), f"{what}, array {i}: {a} != {b}"
+
+
+def assert_jit_matches_eager(make, batches, check=False):
+    """make() -> (step, state): two identical setups, one stepped eagerly, one through jit,
+    compared after every step: results, parameters, gradients, optimiser state."""
+    eager_step, eager_state = make()
+    jit_step, jit_state = make()
+    jitted = jit(jit_step, check=check)
+    for n, args in enumerate(batches):
+        expected, got = eager_step(*args), jitted(*args)
+        expected = expected if isinstance(expected, tuple) or expected is None else (expected,)
+        got = got if isinstance(got, tuple) or got is None else (got,)
+        if expected is not None:
+            assert all(not t.requires_grad and t.op is None for t in got) if hasattr(Tensor, "op") else True
+            assert_same([t.data for t in expected], [t.data for t in got], f"step {n}: results")
+        assert_same(arrays_of(eager_state), arrays_of(jit_state), f"step {n}: state")
+    return jitted
+
+
+def xor_batches(n_steps, batch=8, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(n_steps):
+        x = rng.standard_normal((batch, 2)).astype(dtype)
+        y = np.eye(2, dtype=dtype)[((x[:, 0] > 0) ^ (x[:, 1] > 0)).astype(int)]
+        batches.append((Tensor(x, dtype=dtype), Tensor(y, dtype=dtype)))
+    return batches
+
+
+# --- bit for bit -----------------------------------------------------------------
+
+def test_the_articles_network_with_sgd():
+    def make():
+        W1 = float64(np.random.default_rng(1).standard_normal((2, 3)), requires_grad=True, name="W1")
+        W2 = float64(np.random.default_rng(2).standard_normal((3, 2)), requires_grad=True, name="W2")
+        optimizer = nn.SGD([W1, W2], lr=0.5)
+
+        def step(x, y):
+            h2 = ((x @ W1).sigmoid() @ W2).sigmoid()
+            loss = ((y - h2) ** 2).sum() / (2 * len(x)) + 1e-4 * ((W1 ** 2).sum() + (W2 ** 2).sum()) / (2 * len(x))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return loss
+        return step, [W1, W2, optimizer]
+    step = assert_jit_matches_eager(make, xor_batches(6))
+    assert "np.matmul" in step.program and "np.exp" in repr(step)
+
+
+def test_an_mlp_with_momentum_and_weight_decay():
+    def make():
+        model = nn.MLP([2, 8, 2], activation="tanh", seed=3)
+        optimizer = nn.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+
+        def step(x, y):
+            loss = nn.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return loss
+        return step, [model, optimizer]
+    assert_jit_matches_eager(make, xor_batches(6, dtype=np.float32))
+
+
+def test_a_digits_sized_mlp_with_adam_in_float32():
+    rng = np.random.default_rng(4)
+    batches = [(Tensor(rng.random((32, 64), dtype=np.float32)),
+                Tensor(np.eye(10, dtype=np.float32)[rng.integers(0, 10, 32)])) for _ in range(5)]
+
+    def make():
+        model = nn.MLP([64, 32, 10], activation="relu", seed=5)
+        optimizer = nn.Adam(model.parameters(), lr=3e-3)
+
+        def step(images, targets):
+            optimizer.zero_grad()
+            loss = nn.cross_entropy(model(images), targets)
+            loss.backward()
+            optimizer.step()
+            return loss
+        return step, [model, optimizer]
+    assert_jit_matches_eager(make, batches)
+    assert all(p.dtype == np.float32 for p in make()[1][0].parameters())
+
+
+def test_a_schedule_and_clipping_inside_the_step():
+    def make():
+        model = nn.MLP([2, 4, 2], seed=6, dtype=np.float64)
+        optimizer = nn.SGD(model.parameters(), lr=2.0)
+        schedule = nn.StepLR(optimizer, step_size=2, gamma=0.5)
+
+        def step(x, y):
+            optimizer.zero_grad()
+            loss = nn.mse_loss(model(x), y)
+            loss.backward()
+            norm = nn.clip_grad_norm(model.parameters(), max_norm=0.05)
+            optimizer.step()
+            schedule.step()
+            return loss, norm
+        return step, [model, optimizer, schedule]
+    assert_jit_matches_eager(make, xor_batches(7))
+
+
+def test_exponential_schedule_and_adam_float64():
+    def make():
+        w = float64([[0.5, -1.0], [2.0, 0.1]], requires_grad=True)
+        optimizer = nn.Adam([w], lr=0.1)
+        schedule = nn.ExponentialLR(optimizer, gamma=0.9)
+
+        def step(x, y):
+            optimizer.zero_grad()
+            nn.mse_loss(x @ w, y).backward()
+            optimizer.step()
+            schedule.step()
+        return step, [w, optimizer, schedule]
+    assert_jit_matches_eager(make, xor_batches(6))
+
+
+def test_create_graph_a_hessian_vector_product_step():
+    v = np.random.default_rng(7).standard_normal((2, 3))
+
+    def make():
+        W1 = float64(np.random.default_rng(8).standard_normal((2, 3)), requires_grad=True)
+        W2 = float64(np.random.default_rng(9).standard_normal((3, 2)))
+
+        def step(x, y):
+            loss = (((x @ W1).sigmoid() @ W2).sigmoid() - y).square().mean()
+            g, = grad(loss, W1, create_graph=True)
+            hv, = grad((g * v).sum(), W1)
+            W1.data = W1.data - 0.1 * hv.data  # a made-up Newton-like step, so the input changes
+            return hv, g.detach()
+        return step, [W1, W2]
+    assert_jit_matches_eager(make, xor_batches(4))
+
+
+def test_grad_without_backward_leaves_dot_grad_alone():
+    def make():
+        w = float64([1.0, -2.0, 0.5], requires_grad=True)
+
+        def step(x):
+            g, = grad((x * w).tanh().sum(), w)
+            w.data = w.data - 0.3 * g.data
+            return g
+        return step, [w]
+    rng = np.random.default_rng(10)
+    assert_jit_matches_eager(make, [(float64(rng.standard_normal(3)),) for _ in range(4)])
+
+
+def test_a_new_shape_records_again_and_each_signature_keeps_its_recording():
+    def make():
+        w = float64([[0.3], [-0.7]], requires_grad=True)
+        optimizer = nn.SGD([w], lr=0.1)
+
+        def step(x, y):
+            optimizer.zero_grad()
+            loss = nn.mse_loss(x @ w, y[:, :1])
+            loss.backward()
+            optimizer.step()
+            return loss
+        return step, [w, optimizer]
+    small, large = xor_batches(3, batch=4), xor_batches(3, batch=9, seed=1)
+    step = assert_jit_matches_eager(make, [small[0], large[0], small[1], large[1], small[2], large[2]])
+    assert sum(len(recordings) for recordings in step._recordings.values()) >= 2
+
+
+def test_returned_tensors_are_new_each_call_and_dot_grad_shows_the_latest_step():
+    w = float64([1.0, 2.0], requires_grad=True)
+
+    @jit
+    def step(x):
+        w.grad = None
+        loss = (w * x).sum()
+        loss.backward()
+        return loss
+    first = step(float64([1.0, 1.0]))
+    step(float64([1.0, 1.0]))
+    second = step(float64([2.0, 3.0]))
+    assert first.item() == 3.0 and second.item() == 8.0
+    assert np.array_equal(w.grad.data, [2.0, 3.0])
+
+
+def test_check_true_records_twice_and_accepts_a_repeatable_step():
+    def make():
+        w = float64([0.5, -0.5], requires_grad=True)
+        optimizer = nn.SGD([w], lr=0.1, momentum=0.5)
+
+        def step(x):
+            optimizer.zero_grad()
+            (w * x).square().sum().backward()
+            optimizer.step()
+        return step, [w, optimizer]
+    rng = np.random.default_rng(11)
+    assert_jit_matches_eager(make, [(float64(rng.standard_normal(2)),) for _ in range(5)], check=True)
+
+
+frozen_scale = [1.0]
+
+
+def test_check_true_finds_a_python_value_that_changes_between_calls():
+    w = float64([1.0, 2.0], requires_grad=True)
+
+    @jit(check=True)
+    def step(x):
+        frozen_scale[0] += 1.0  # read as a Python number: frozen in one recording, different in the next
+        return x * w * frozen_scale[0]
+    step(float64([1.0, 1.0]))
+    with pytest.raises(JitError, match="different program"):
+        step(float64([1.0, 1.0]))
+
+
+# --- refusals name the user's line ---------------------------------------------------
+
+def refusing_steps():
+    w = float64([1.0, -1.0], requires_grad=True)
+    steps = {
+        "item": lambda x: Tensor([(x * w).sum().item()]),
+        "asarray": lambda x: Tensor(np.asarray(x * w) + 1),
+        "random": lambda x: x * np.random.standard_normal(2),
+        "default_rng": lambda x: x * Tensor.randn(2),
+    }
+    if hasattr(Tensor, "__float__"):
+        steps["float"] = lambda x: x * float((x * w).sum())
+        steps["int"] = lambda x: x * int((x * w).sum())
+    if hasattr(Tensor, "__bool__"):
+        steps["bool"] = lambda x: x * w if (x * w).sum() > 0 else x
+    if hasattr(Tensor, "tolist"):
+        steps["tolist"] = lambda x: Tensor((x * w).tolist())
+    if hasattr(tinygrad_edu, "observe"):
+        steps["numpy"] = lambda x: Tensor((x * w).numpy() * 2)
+    return steps
+
+
+@pytest.mark.parametrize("how", list(refusing_steps()))
+def test_refusals_raise_jit_error_naming_the_users_line(how):
+    step = jit(refusing_steps()[how])
+    with pytest.raises(JitError) as error:
+        step(float64([1.0, 2.0]))
+    assert "test_jit.py" in str(error.value) and f'"{how}":' in str(error.value)
+
+
+def test_a_refused_recording_leaves_the_parameters_usable():
+    w = float64([1.0, -1.0], requires_grad=True)
+
+    @jit
+    def step(x):
+        loss = (x * w).sum()
+        loss.backward()
+        return Tensor([loss.item()])
+    with pytest.raises(JitError):
+        step(float64([1.0, 2.0]))
+    assert type(w.data) is np.ndarray and np.array_equal(w.data, [1.0, -1.0])
+    assert (w * 2).sum().item() == 0.0
+
+
+def test_a_generator_reached_by_closure_that_draws_is_refused():
+    rng = np.random.default_rng(0)
+    w = float64([1.0, 2.0], requires_grad=True)
+
+    @jit
+    def step(x):
+        return x * w * Tensor(rng.random(2))
+    with pytest.raises(JitError, match="random"):
+        step(float64([1.0, 1.0]))
+
+
+def test_a_state_array_replaced_instead_of_updated_is_refused():
+    class Counter:
+        def __init__(self):
+            self.count = np.zeros(())
+    counter = Counter()
+
+    @jit
+    def step(x):
+        counter.count = counter.count + 1
+        return x * 2
+    with pytest.raises(JitError, match="in place"):
+        step(float64([1.0]))
+
+
+def test_the_program_lists_one_numpy_call_per_line():
+    w = float64([1.0, 2.0], requires_grad=True, name="w")
+
+    @jit
+    def step(x):
+        return (x * w).tanh()
+    assert "not recorded" in step.program
+    step(float64([0.5, 0.5]))
+    lines = step.program.splitlines()
+    assert lines[1] == "b0 = np.multiply(arg0, w)" and lines[2] == "b1 = np.tanh(b0)"
+    assert lines[-1] == "# return b1.view(2,)" or lines[-1].startswith("# return b1")
