@@ -186,12 +186,12 @@ def test_grad_without_backward_leaves_dot_grad_alone():
 
 def test_a_new_shape_records_again_and_each_signature_keeps_its_recording():
     def make():
-        w = float64([[0.3], [-0.7]], requires_grad=True)
+        w = float64([[0.3, 0.2], [-0.7, 0.1]], requires_grad=True)
         optimizer = nn.SGD([w], lr=0.1)
 
         def step(x, y):
             optimizer.zero_grad()
-            loss = nn.mse_loss(x @ w, y[:, :1])
+            loss = nn.mse_loss(x @ w, y)
             loss.backward()
             optimizer.step()
             return loss
