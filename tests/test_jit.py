@@ -260,7 +260,7 @@ def refusing_steps():
         steps["float"] = lambda x: x * float((x * w).sum())
         steps["int"] = lambda x: x * int((x * w).sum())
     if hasattr(Tensor, "__bool__"):
-        steps["bool"] = lambda x: x * w if (x * w).sum() > 0 else x
+        steps["bool"] = lambda x: x * w if bool((x * w).sum()) else x
     if hasattr(Tensor, "tolist"):
         steps["tolist"] = lambda x: Tensor((x * w).tolist())
     if hasattr(tinygrad_edu, "observe"):
@@ -273,7 +273,7 @@ def test_refusals_raise_jit_error_naming_the_users_line(how):
     step = jit(refusing_steps()[how])
     with pytest.raises(JitError) as error:
         step(float64([1.0, 2.0]))
-    assert "test_jit.py" in str(error.value) and f'"{how}":' in str(error.value)
+    assert "test_jit.py" in str(error.value) and f'"{how}"' in str(error.value)  # the source of the line
 
 
 def test_a_refused_recording_leaves_the_parameters_usable():

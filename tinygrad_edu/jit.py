@@ -321,8 +321,12 @@ def _user_line():
     return f"{frame.f_code.co_filename}:{frame.f_lineno}: {source}"
 
 
-def _called_from_library(depth=2):
-    return sys._getframe(depth).f_code.co_filename.startswith(_LIBRARY_DIRS)
+def _called_from_library():
+    """Did NumPy or nn (not the user's step) ask the engine for this array? The engine's own frames don't count."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith((_ENGINE_DIRS[1], __file__)):
+        frame = frame.f_back
+    return frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS)
 
 
 def _escape(what):
@@ -551,7 +555,7 @@ def _converting(original, copies):
         if recorder is None or recorder.paused:
             return original(a, *args, **kwargs)
         if isinstance(a, Tensor) and isinstance(a.data, Traced):
-            if not _called_from_library(2):
+            if not _called_from_library():
                 raise _escape(f"np.{original.__name__}() of a traced Tensor")
             a = a.data
         if not _contains_traced(a):
@@ -608,7 +612,7 @@ class _Watcher:
         self.external = []   # (tensor, its array): plain leaves an op read; a new array there records again
 
     def leaving(self, tensor, how):
-        if isinstance(tensor.data, Traced) and not (how in ("numpy", "__array__") and _called_from_library(3)):
+        if isinstance(tensor.data, Traced) and not (how in ("numpy", "__array__") and _called_from_library()):
             raise _escape(f"{how}() of a traced Tensor" if how != "__array__" else "np.asarray() of a traced Tensor")
 
     def forward(self, op, out):
