@@ -1,30 +1,37 @@
 """The workloads for autodiff engines, written once for tinygrad_edu and PyTorch.
 
 Both spell the maths alike (`@`, `.sigmoid()`, `.sum()`, `.backward()`, `.grad`,
-`.data`, `grad(...)`), so an engine here is just how to make a tensor and how to
-call `grad`. Each `make` returns (step, gradients) like floor.make; gradients
-returns NumPy copies in the floor's order and leaves every .grad cleared.
+`.data`, `grad(...)`), so an engine here is how to make a tensor, how to call
+`grad`, and what to do to a step: nothing (eager), or `tinygrad_edu.jit` (the
+"jit" engine: the same step recorded on its first call and replayed after).
+Each `make` returns (step, gradients) like floor.make; gradients returns NumPy
+copies in the floor's order and leaves every .grad cleared.
 """
 from collections import namedtuple
 
 
 from . import workloads as w
 
-Engine = namedtuple("Engine", "tensor grad")
+Engine = namedtuple("Engine", "tensor grad compile")
 
 
 def tinygrad_edu():
     import tinygrad_edu
-    return Engine(tinygrad_edu.Tensor, tinygrad_edu.grad)
+    return Engine(tinygrad_edu.Tensor, tinygrad_edu.grad, lambda fn: fn)
+
+
+def jit():
+    import tinygrad_edu
+    return Engine(tinygrad_edu.Tensor, tinygrad_edu.grad, tinygrad_edu.jit)
 
 
 def torch():
     import torch
     torch.set_num_threads(1)
-    return Engine(torch.tensor, torch.autograd.grad)
+    return Engine(torch.tensor, torch.autograd.grad, lambda fn: fn)
 
 
-ENGINES = {"tinygrad_edu": tinygrad_edu, "torch": torch}
+ENGINES = {"tinygrad_edu": tinygrad_edu, "jit": jit, "torch": torch}
 
 
 def to_numpy(t):
@@ -59,8 +66,8 @@ def training(engine, loss_of, constants, params, lr=None, extra=()):
         loss.backward()
         return loss
 
-    def gradients():
-        values = [to_numpy(backward())] + [to_numpy(p.grad) for p in params]
+    def loss_and_gradients():
+        values = (backward(),) + tuple(p.grad for p in params)
         for p in params:
             p.grad = None
         return values
@@ -71,7 +78,15 @@ def training(engine, loss_of, constants, params, lr=None, extra=()):
             if lr is not None:
                 p.data = p.data - lr * p.grad.data
             p.grad = None
-    return step, gradients
+    return engine.compile(step), as_numpy(engine.compile(loss_and_gradients))
+
+
+def as_numpy(tensors_of):
+    """gradients(): the values as NumPy copies, from a second call (for jit, the first replay)."""
+    def gradients():
+        tensors_of()
+        return [to_numpy(t) for t in tensors_of()]
+    return gradients
 
 
 def hessian_vector_product(engine):
@@ -80,11 +95,11 @@ def hessian_vector_product(engine):
     X, Y, W2, v = (engine.tensor(a) for a in (X, Y, W2, w.hvp_direction()))
     W1 = engine.tensor(W1, requires_grad=True)
 
-    def gradients():
+    def hvp():
         g, = engine.grad(xor_loss(X, Y, W1, W2), W1, create_graph=True)
         hv, = engine.grad((g * v).sum(), W1)
-        return [to_numpy(hv)]
-    return gradients, gradients
+        return hv,
+    return engine.compile(hvp), as_numpy(engine.compile(hvp))
 
 
 def make(engine_name, name):

@@ -1,10 +1,12 @@
 """Run every workload on every engine, each in a process of its own, and report ratios to the floor.
 
-    python -m benchmarks [--quick] [--engines tinygrad_edu torch] [--workloads W1_H3 W4] [--json PATH]
+    python -m benchmarks [--quick] [--engines tinygrad_edu jit torch] [--workloads W1_H3 W4] [--json PATH]
 
 Three rounds (one with --quick), each running every workload on every engine in
 turn, so drift on a shared machine falls on all engines alike; the median of
-the rounds' ratios is reported. PyTorch joins when it is installed.
+the rounds' ratios is reported, and every round is kept in the JSON. "tinygrad_edu"
+is the eager engine, "jit" the same step through tinygrad_edu.jit (its first
+call, the recording, is reported in eager steps). PyTorch joins when installed.
 """
 import argparse
 import importlib.metadata
@@ -25,7 +27,7 @@ BUDGETS = {"full": (1.0, 0.1), "quick": (0.1, 0.01)}
 
 
 def installed_engines():
-    return ["tinygrad_edu"] + (["torch"] if importlib.util.find_spec("torch") else [])
+    return ["tinygrad_edu", "jit"] + (["torch"] if importlib.util.find_spec("torch") else [])
 
 
 def run_child(engine, name, seconds, batch_seconds):
@@ -64,6 +66,7 @@ def summarise(runs):
                 "seconds": statistics.median(seconds),
                 "ratio": statistics.median(s / f for s, f in zip(seconds, floor_rounds)),
                 "rounds": seconds,
+                "first_call_seconds": statistics.median(run.get("first_call_seconds", 0.0) for run in measured),
                 "peak_rss_mib": max(run["peak_rss_mib"] for run in measured),
                 "baseline_rss_mib": max(run["baseline_rss_mib"] for run in measured),
             }
@@ -85,22 +88,39 @@ def machine():
     }
 
 
+ENGINE_LABELS = {"tinygrad_edu": "eager", "jit": "jit", "torch": "PyTorch"}
+
+
 def table(results, engines):
-    """The results as a Markdown table: the floor's time, each engine's ratio to it, the target."""
-    header = ["workload", "NumPy floor"] + engines + ["target", "met"]
+    """The results as a Markdown table: per workload the floor's time, and per engine its ratio
+    to it, the target and whether it is met; for jit, its first call (the recording) in eager steps."""
+    header = ["workload", "NumPy floor", "engine", "ratio", "target", "met", "first call"]
     rows = []
     for name, by_engine in results.items():
         workload = WORKLOADS[name]
-        ratio = by_engine["tinygrad_edu"]["ratio"] if "tinygrad_edu" in by_engine else None
-        rows.append([workload.label, _duration(by_engine["floor"]["seconds"])]
-                    + [f"{by_engine[e]['ratio']:.2f}×" for e in engines]
-                    + [f"≤ {workload.target:.2f}×", "" if ratio is None else _yes(ratio <= workload.target)])
+        targets = {"tinygrad_edu": workload.target, "jit": workload.jit_target}
+        label, floor = workload.label, _duration(by_engine["floor"]["seconds"])
+        for engine in (e for e in engines if e in by_engine):
+            ratio, target = by_engine[engine]["ratio"], targets.get(engine)
+            rows.append([label, floor, ENGINE_LABELS[engine], f"{ratio:.2f}×",
+                         "" if target is None else f"≤ {target:.2f}×", "" if target is None else _yes(ratio <= target),
+                         _first_call(by_engine, engine)])
+            label = floor = ""
         if name == "W4":
-            rss = by_engine.get("tinygrad_edu", {}).get("peak_rss_mib")
-            rows.append(["W4 peak RSS (baseline)", _rss(by_engine["floor"])] + [_rss(by_engine[e]) for e in engines]
-                        + [f"≤ {W4_RSS_TARGET_MIB} MiB", "" if rss is None else _yes(rss <= W4_RSS_TARGET_MIB)])
+            for engine in (e for e in engines if e in by_engine):
+                rss = by_engine[engine]["peak_rss_mib"]
+                rows.append(["W4 peak RSS (baseline)", _rss(by_engine["floor"]), ENGINE_LABELS[engine],
+                             _rss(by_engine[engine]), f"≤ {W4_RSS_TARGET_MIB} MiB",
+                             _yes(rss <= W4_RSS_TARGET_MIB) if engine in targets else "", ""])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def _first_call(by_engine, engine):
+    """The jit engine's first call (its recording) in steps of the eager engine."""
+    if engine != "jit" or "tinygrad_edu" not in by_engine:
+        return ""
+    return f"{by_engine['jit']['first_call_seconds'] / by_engine['tinygrad_edu']['seconds']:.1f} eager steps"
 
 
 def _duration(seconds):
@@ -119,7 +139,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one round of 0.1 s per measurement")
     parser.add_argument("--rounds", type=int, help="rounds (default 3, or 1 with --quick)")
-    parser.add_argument("--engines", nargs="+", choices=["tinygrad_edu", "torch"], default=installed_engines())
+    parser.add_argument("--engines", nargs="+", choices=["tinygrad_edu", "jit", "torch"], default=installed_engines())
     parser.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=list(WORKLOADS))
     parser.add_argument("--json", type=Path, help="where to write the results "
                         "(default benchmarks/results.json, or results-quick.json with --quick)")

@@ -43,7 +43,6 @@ import os
 import sys
 import threading
 import types
-import weakref
 
 import numpy as np
 
@@ -229,7 +228,17 @@ def _in_engine(obj):
 
 class Traced(np.ndarray):
     """An ndarray whose NumPy calls the recorder of this thread writes down; plain outside a recording."""
-    __slots__ = ("plain",)   # the plain ndarray the program uses for this array's memory
+    # plain: the plain ndarray the program uses for this array's memory. pool: where that
+    # array goes when this one dies, for a later call to write into (None: never reused).
+    __slots__ = ("plain", "pool")
+
+    def __del__(self):
+        try:
+            pool = self.pool
+        except AttributeError:  # a view: its memory is the array's it was made from, which it kept alive
+            return
+        if pool is not None:
+            pool.append(self.plain)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         recorder = _thread.recorder
@@ -340,7 +349,7 @@ class _Recorder:
     """Writes down every NumPy call on Traced arrays as (function, arguments) with plain arrays."""
 
     def __init__(self):
-        self.program = []       # [(callable, args)]: the replay runs callable(*args)
+        self.calls, self.args = [], []   # the program: the replay runs calls[i](*args[i])
         self.paused = False     # while a recorded call runs its own NumPy code
         self.last_output = None
         self.kept = []          # arrays the program relies on that nothing else keeps alive
@@ -348,15 +357,14 @@ class _Recorder:
         self.used = set()       # ids of input handles some call read
         self.inputs = {}        # id(input handle) -> its plain buffer, for `used`
         self.adopted = set()    # ids of plain arrays made inside the step that a recorded call wrote into
+        self.constants = {}     # (dtype, shape, bytes) -> one small read-only constant
 
     # arrays ------------------------------------------------------------------
     def handle(self, raw, reusable):
         """A Traced view of the plain array raw, which becomes free for reuse when the view dies."""
         traced = raw.view(Traced)
         traced.plain = raw
-        if reusable:
-            key = (raw.shape, raw.dtype)
-            weakref.finalize(traced, self.free.setdefault(key, []).append, raw)
+        traced.pool = self.free.setdefault((raw.shape, raw.dtype), []) if reusable else None
         return traced
 
     def output(self, value):
@@ -369,9 +377,22 @@ class _Recorder:
             raw = reused
         return raw, self.handle(raw, reusable=True)
 
+    def emit(self, call, args):
+        """One line of the program: the replay runs call(*args)."""
+        self.calls.append(call)
+        self.args.append(args)
+
+    def copy(self, array):
+        """A recorded copy of a Traced array (the engine copies arrays a tensor takes)."""
+        source = self.plain(array)
+        raw, handle = self.output(source.copy())
+        self.emit(np.copyto, (raw, source))
+        return handle
+
     def plain(self, value):
         """The plain array the program uses for value (a Traced array, or anything else as it is)."""
-        if isinstance(value, Traced):
+        kind = type(value)
+        if kind is Traced:
             try:
                 raw = value.plain
             except AttributeError:  # a view made from a handle: it keeps that handle alive
@@ -381,11 +402,19 @@ class _Recorder:
             if id(value) in self.inputs:
                 self.used.add(id(value))
             return raw
-        if isinstance(value, (list, tuple)):
-            return type(value)(self.plain(v) for v in value)
-        if isinstance(value, dict):
+        if kind is np.ndarray:
+            return self.constant(value)
+        if kind is list or kind is tuple:
+            return kind(self.plain(v) for v in value)
+        if kind is dict:
             return {k: self.plain(v) for k, v in value.items()}
         return value
+
+    def constant(self, array):
+        """A small read-only constant, shared with equal ones (the engine makes one per `x * 0.5`)."""
+        if array.size > 8 or array.flags.writeable or array.base is not None:
+            return array
+        return self.constants.setdefault((array.dtype.str, array.shape, array.tobytes()), array)
 
     def _mark_used(self, view):
         base = view.base
@@ -400,7 +429,7 @@ class _Recorder:
             return self.plain(array)
         if not _tracked(array, self):
             # An array made inside the step (np.ones(...) then &=): restore what it held, then let the call run.
-            self.program.append((np.copyto, (array, array.copy())))
+            self.emit(np.copyto, (array, array.copy()))
             self.kept.append(array)
             self.adopted.add(id(array))
         return array
@@ -412,7 +441,7 @@ class _Recorder:
         if method == "at":  # np.add.at(a, indices, values): in place, no output
             args = (self.target(inputs[0]),) + tuple(self.plain(x) for x in inputs[1:])
             ufunc.at(*args)
-            self.program.append((ufunc.at, args))
+            self.emit(ufunc.at, args)
             return None
         out = kwargs.pop("out", None)
         args = tuple(self.plain(x) for x in inputs)
@@ -433,24 +462,37 @@ class _Recorder:
     def _append(self, ufunc, method, args, buffers, kwargs):
         if method == "__call__" and not kwargs and ufunc not in (np.maximum, np.minimum):
             # out passed by position: the cheapest call NumPy offers (deprecated for maximum and minimum)
-            self.program.append((ufunc, args + tuple(buffers)))
+            self.emit(ufunc, args + tuple(buffers))
         else:
             out = buffers if method == "__call__" else buffers[0]
-            self.program.append((functools.partial(getattr(ufunc, method), out=out, **kwargs), args))
+            self.emit(functools.partial(getattr(ufunc, method), out=out, **kwargs), args)
 
     def function(self, func, types_, args, kwargs):
         """np.where, np.concatenate, np.broadcast_to, ...: run with the recorder watching, then classify."""
         if func in _REFUSED_FUNCTIONS:
             raise _escape(f"np.{func.__name__} on traced data (its result's shape depends on the values)")
-        mark = len(self.program)
+        if func is np.where and len(args) == 3 and not kwargs:
+            return self.where(*args)
+        mark = len(self.calls)
         result = func._implementation(*args, **kwargs)
         return self.classify(func, args, kwargs, result, mark)
+
+    def where(self, condition, a, b):
+        """np.where(condition, a, b) as two copies into a buffer: np.where itself has no out=."""
+        condition, a, b = self.plain((condition, a, b))
+        raw, handle = self.output(np.where(condition, a, b))
+        self.emit(np.copyto, (raw, b, "unsafe"))
+        self.emit(np.copyto, (raw, a, "unsafe", condition))
+        self.last_output = handle
+        return handle
 
     def call(self, func, args, kwargs):
         """A method of ndarray on a Traced array."""
         if func is np.ndarray.nonzero or func is np.ndarray.__getitem__ and _boolean_traced_index(args[1]):
             raise _escape("a boolean mask or nonzero() from traced data (the result's shape depends on the values)")
-        mark = len(self.program)
+        if func is np.ndarray.copy and len(args) == 1 and not kwargs:
+            return self.copy(args[0])
+        mark = len(self.calls)
         self.paused = True
         try:
             result = func(*args, **kwargs)
@@ -462,7 +504,7 @@ class _Recorder:
         """Return result as the program will see it: a view of traced memory, a recorded output, or
         new data written down as one call that the replay repeats (copying its result into a buffer)."""
         if result is None:  # it changed one of its arguments in place: repeat it
-            self.program.append((_call, (func, self.plain(args), self.plain(kwargs))))
+            self.emit(_call, (func, self.plain(args), self.plain(kwargs)))
             return None
         if isinstance(result, (tuple, list)) and not isinstance(result, np.ndarray):
             return type(result)(self.classify(_item(func, i), args, kwargs, r, mark) for i, r in enumerate(result))
@@ -472,14 +514,14 @@ class _Recorder:
             raise _escape(f"{_name_of(func)} returning a Python {type(result).__name__} from traced data")
         if not isinstance(result, (np.ndarray, np.generic)):
             return result
-        if result is self.last_output and len(self.program) > mark:
+        if result is self.last_output and len(self.calls) > mark:
             return result
         if isinstance(result, np.ndarray) and _shares_traced_memory(result, args, kwargs):
             return result if isinstance(result, Traced) else result.view(Traced)
         if not _traced_in(args, kwargs):
             return result
         raw, handle = self.output(np.ndarray.view(result, np.ndarray) if isinstance(result, Traced) else result)
-        self.program.append((_assign, (raw, func, self.plain(args), self.plain(kwargs))))
+        self.emit(_assign, (raw, func, self.plain(args), self.plain(kwargs)))
         return handle
 
 
@@ -561,9 +603,9 @@ def _converting(original, copies):
         if not _contains_traced(a):
             return original(a, *args, **kwargs)
         dtype = args[0] if args else kwargs.get("dtype")
-        same = isinstance(a, Traced) and (dtype is None or np.dtype(dtype) == a.dtype)
-        if same and len(args) <= 1 and set(kwargs) <= {"dtype", "copy"} and not kwargs.get("copy", copies):
-            return a
+        if isinstance(a, Traced) and (dtype is None or np.dtype(dtype) == a.dtype) and len(args) <= 1 \
+                and set(kwargs) <= {"dtype", "copy", "subok"}:
+            return recorder.copy(a) if kwargs.get("copy", copies) else a
         return recorder.call(original, (a,) + args, kwargs)
     return convert
 
@@ -606,10 +648,7 @@ def _patch(on):
 
 
 class _Watcher:
-    """Observer of the engine (tinygrad_edu.observe): refuses data leaving it, finds leaves fn's closure hid."""
-
-    def __init__(self):
-        self.external = []   # (tensor, its array): plain leaves an op read; a new array there records again
+    """Observer of the engine (tinygrad_edu.observe): refuses data leaving it, and parameters fn's closure hid."""
 
     def leaving(self, tensor, how):
         if isinstance(tensor.data, Traced) and not (how in ("numpy", "__array__") and _called_from_library()):
@@ -617,12 +656,10 @@ class _Watcher:
 
     def forward(self, op, out):
         for x in op.inputs:
-            if x.op is None and not isinstance(x.data, Traced) and x not in (t for t, _ in self.external):
-                if x.requires_grad:
-                    raise JitError(f"jit: a parameter of shape {x.shape} that the step reaches neither as an "
-                                   f"argument nor by closure, at {_user_line()}; pass it (or its module) as an "
-                                   f"argument or keep it in a variable the step names")
-                self.external.append((x, x.data))
+            if x.requires_grad and x.op is None and not isinstance(x.data, Traced):
+                raise JitError(f"jit: a parameter of shape {x.shape} that the step reaches neither as an argument "
+                               f"nor by closure, at {_user_line()}; pass it (or its module) as an argument or keep "
+                               f"it in a variable the step names")
 
 
 def _random_states(generators):
@@ -681,7 +718,7 @@ def _record(fn, args):
     swapped = []
     for place, array in reach.arrays:  # optimiser state, learning rates: recorded where they live
         handle = array.view(Traced)
-        handle.plain = array
+        handle.plain, handle.pool = array, None
         place.set(handle)
         swapped.append((place, array, handle))
     trainings = tuple(m.training for m in reach.modules)
@@ -710,7 +747,7 @@ def _record(fn, args):
         for place, array, handle in swapped:
             place.set(array)
     recording = Recording(fn, recorder, arg_slots, list(slots.values()), grads_before, reached,
-                          reach.modules, trainings, watcher.external)
+                          reach.modules, trainings)
     return recording, recording.finish(result)
 
 
@@ -756,9 +793,9 @@ def _exposed(array, recorder):
 class Recording:
     """One signature's program: input copies, the NumPy calls, and where each result is left."""
 
-    def __init__(self, fn, recorder, arg_slots, slots, grads_before, reached, modules, trainings, external):
-        self.fn, self.recorder, self.program = fn, recorder, recorder.program
-        self.arg_slots, self.modules, self.external = arg_slots, modules, external
+    def __init__(self, fn, recorder, arg_slots, slots, grads_before, reached, modules, trainings):
+        self.fn, self.recorder, self.calls, self.args = fn, recorder, recorder.calls, recorder.args
+        self.arg_slots, self.modules = arg_slots, modules
         self.checked = False
         self._settle = (slots, grads_before, reached, trainings)
 
@@ -792,16 +829,14 @@ class Recording:
         touched = input_tensors | {id(t) for t, _, _ in self.grad_exits}
         self.leaves = [t for t in reached if id(t) in touched]
         states = {id(slot.tensor): slot.state for slot in slots}
-        self.recorded_leaf_state = (tuple(states[id(t)] for t in self.leaves), trainings,
-                                    tuple(True for _ in self.external))
+        self.recorded_leaf_state = (tuple(states[id(t)] for t in self.leaves), trainings)
         self.arg_raws = [None if s is None else s.raw for s in self.arg_slots]
         recorder.inputs.clear()
         return self.results()
 
     def leaf_state(self):
         """What the signature holds of the tensors and modules this recording touched, as they are now."""
-        return (tuple(_state_of(t) for t in self.leaves), tuple(m.training for m in self.modules),
-                tuple(t.data is array for t, array in self.external))
+        return tuple(_state_of(t) for t in self.leaves), tuple(m.training for m in self.modules)
 
     def _keep_returns(self, result):
         self.single = isinstance(result, Tensor)
@@ -826,7 +861,7 @@ class Recording:
             data = slot.current()
             if data is not slot.view:
                 np.copyto(slot.raw, data)
-        for call, call_args in self.program:
+        for call, call_args in zip(self.calls, self.args):
             call(*call_args)
         for t, view in self.data_exits:
             t.data = view
@@ -847,8 +882,8 @@ class Recording:
         for slot in self.inputs:
             label = slot.tensor.name or f"tensor{len(names.known)}"
             names.name(slot.raw, f"{slot.leaf.name or 'leaf'}.grad" if slot.leaf is not None else label)
-        lines = [_line(call, args, names) for call, args in self.program]
-        header = [f"# {len(self.program)} NumPy calls; inputs: " + ", ".join(names.inputs)]
+        lines = [_line(call, args, names) for call, args in zip(self.calls, self.args)]
+        header = [f"# {len(self.calls)} NumPy calls; inputs: " + ", ".join(names.inputs)]
         footer = [f"# {t.name or 'tensor'}.data <- {names.of(view)}" for t, view in self.data_exits]
         footer += [f"# {t.name or 'tensor'}.grad <- {'None' if view is None else names.of(view)}"
                    for t, _, view in self.grad_exits]
