@@ -9,6 +9,11 @@ nodes, walking the graph, adding gradients) plus the SGD update. The split comes
 from a second, instrumented run; the plain run gives the total. Each is timed
 as `make bench` times a step: the fastest batch, the one a shared machine
 disturbed least. This is the measured reason behind each ratio in `make bench`.
+
+A second table does the same for the jit engine: how many NumPy calls its replay
+makes per step against the floor's own count (found by recording the floor's step
+with tinygrad_edu.jit too), the replay's time, the time of its program alone, and
+the rest (copying inputs in, checking the signature, handing results out).
 """
 import argparse
 import gc
@@ -19,7 +24,7 @@ import time
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[variable] = "1"
 
-from tinygrad_edu import Function, Tensor  # noqa: E402
+from tinygrad_edu import Function, Tensor, jit  # noqa: E402
 
 from . import engines, floor  # noqa: E402
 from .measure import fastest_batch, seconds_per_call  # noqa: E402
@@ -114,17 +119,48 @@ def table(results):
     return "\n".join(lines)
 
 
+def profile_jit(name, seconds):
+    """{floor, floor_calls, total, calls, program}: seconds per step and NumPy calls per step of the
+    floor and of the jit engine's replay; program is the replay's list of calls run alone."""
+    floor_step = floor.make(name)[0]
+    counted = jit(floor_step)
+    counted()  # records the floor's own step: its NumPy calls
+    step = engines.make("jit", name)[0]
+    step()  # records
+    recording = step._latest
+
+    def program():
+        for call, args in zip(recording.calls, recording.args):
+            call(*args)
+    return {"floor": seconds_per_call(floor_step, seconds, seconds / 10), "floor_calls": len(counted._latest.calls),
+            "total": seconds_per_call(step, seconds, seconds / 10), "calls": len(recording.calls),
+            "program": seconds_per_call(program, seconds, seconds / 10)}
+
+
+def jit_table(results):
+    lines = ["| workload | NumPy floor | its NumPy calls | jit replay | its NumPy calls | the program alone | the rest |",
+             "|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        lines.append(f"| {WORKLOADS[name].label} | {_time(r['floor'])} | {r['floor_calls']} "
+                     f"| {_time(r['total'])} ({r['total'] / r['floor']:.2f}×) | {r['calls']} "
+                     f"| {_time(r['program'])} ({r['program'] / r['floor']:.2f}×) | {_time(r['total'] - r['program'])} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument("--seconds", type=float, default=1.0, help="seconds of timed work per measurement")
     args = parser.parse_args(argv)
-    results = {}
+    results, jit_results = {}, {}
     for name in args.workloads:
         print(f"profiling {name}", file=sys.stderr, flush=True)
         results[name] = profile(name, args.seconds)
+        jit_results[name] = profile_jit(name, args.seconds)
     print(table(results))
-    return results
+    print()
+    print(jit_table(jit_results))
+    return results, jit_results
 
 
 if __name__ == "__main__":

@@ -326,3 +326,50 @@ def test_the_program_lists_one_numpy_call_per_line():
     lines = step.program.splitlines()
     assert lines[1] == "b0 = np.multiply(arg0, w)" and lines[2] == "b1 = np.tanh(b0)"
     assert lines[-1] == "# return b1.view(2,)" or lines[-1].startswith("# return b1")
+
+
+def test_a_module_switching_to_eval_records_again():
+    class Halving(nn.Module):
+        def __init__(self):
+            self.training = True  # as module.train() and module.eval() set it
+
+        def forward(self, x):
+            return x * 0.5 if self.training else x  # a Python branch: frozen in each recording
+    halving = Halving()
+    model = nn.Sequential(nn.Linear(2, 2, seed=0, dtype=np.float64), halving)
+
+    @jit
+    def step(x):
+        return model(x)
+    x = float64([[1.0, 2.0]])
+    trained = step(x).data
+    halving.training = False
+    assert np.array_equal(step(x).data, trained * 2)
+    halving.training = True
+    assert np.array_equal(step(x).data, trained)
+
+
+def test_a_parameter_the_scan_cannot_reach_is_refused():
+    class Hidden:
+        __slots__ = ("weight",)  # no __dict__: jit's search of the closure does not look inside
+    hidden = Hidden()
+    hidden.weight = float64([1.0, 2.0], requires_grad=True)
+
+    @jit
+    def step(x):
+        return (x * hidden.weight).sum()
+    if not hasattr(tinygrad_edu, "observe"):
+        pytest.skip("the engine has no observe() to watch ops with")
+    with pytest.raises(JitError, match="neither as an argument nor by closure"):
+        step(float64([1.0, 1.0]))
+
+
+def test_an_input_of_a_new_shape_reached_by_closure_records_again():
+    w = float64([1.0, 2.0], requires_grad=True)
+
+    @jit
+    def step(x):
+        return x * w
+    assert np.array_equal(step(float64(2.0)).data, [2.0, 4.0])
+    w.data = np.array([1.0, 2.0, 3.0])
+    assert np.array_equal(step(float64(2.0)).data, [2.0, 4.0, 6.0])

@@ -81,7 +81,7 @@ class JittedStep:
         key = tuple(_describe(a) for a in args)
         candidates = self._recordings.setdefault(key, [])
         for recording in candidates:
-            if recording.leaf_state() == recording.recorded_leaf_state:
+            if recording.fits():
                 if self.check and not recording.checked:
                     return self._record_and_compare(recording, args)
                 return recording.replay(args)
@@ -688,7 +688,7 @@ class _Slot:
 
 
 def _state_of(t):
-    return t.shape, t.dtype, t.requires_grad, t.grad is None
+    return t.grad is None, t.requires_grad
 
 
 def _record(fn, args):
@@ -829,14 +829,22 @@ class Recording:
         touched = input_tensors | {id(t) for t, _, _ in self.grad_exits}
         self.leaves = [t for t in reached if id(t) in touched]
         states = {id(slot.tensor): slot.state for slot in slots}
-        self.recorded_leaf_state = (tuple(states[id(t)] for t in self.leaves), trainings)
+        self.recorded_leaf_state = [states[id(t)] for t in self.leaves], list(trainings)
         self.arg_raws = [None if s is None else s.raw for s in self.arg_slots]
         recorder.inputs.clear()
         return self.results()
 
-    def leaf_state(self):
-        """What the signature holds of the tensors and modules this recording touched, as they are now."""
-        return tuple(_state_of(t) for t in self.leaves), tuple(m.training for m in self.modules)
+    def fits(self):
+        """Does the signature hold: each touched leaf's `.grad is None` and requires_grad, each module's
+        training, and the shape and dtype of every array to be copied in (unchanged arrays are not looked at)?"""
+        states, trainings = self.recorded_leaf_state
+        if [_state_of(t) for t in self.leaves] != states or [m.training for m in self.modules] != trainings:
+            return False
+        for slot in self.inputs:
+            data = slot.current()
+            if data is not slot.view and (data.shape != slot.raw.shape or data.dtype != slot.raw.dtype):
+                return False
+        return True
 
     def _keep_returns(self, result):
         self.single = isinstance(result, Tensor)
@@ -964,6 +972,8 @@ def _line(call, args, names):
         func, func_args, kwargs = args
         ins = ", ".join([names.of(a) for a in func_args] + [f"{k}={names.of(v)}" for k, v in kwargs.items()])
         return f"{_qualified(func)}({ins})"
+    if call is np.copyto:  # a copy into a buffer (np.where and the engine's copies)
+        return f"{_qualified(call)}({', '.join([names.of(args[0], written=True)] + [names.of(a) for a in args[1:]])})"
     return f"{_qualified(call)}({', '.join(names.of(a) for a in args)})"
 
 
