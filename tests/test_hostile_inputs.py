@@ -241,3 +241,15 @@ def test_anomaly_mode_blames_the_users_line_not_the_nn_library():
 def test_an_integer_constant_too_large_for_the_tensors_dtype_is_named():
     with pytest.raises(TypeError, match="1000 out of bounds for int8"):
         Tensor([1], dtype=np.int8) + 1000
+
+
+@pytest.mark.parametrize("dtype, low", [(np.float64, -700.0), (np.float32, -87.0)])
+def test_sigmoid_is_within_4_ulp_wherever_the_result_is_normal_and_quiet_at_1000(dtype, low):
+    x = np.linspace(low, 30, 50_001).astype(dtype)
+    exact = 1 / (1 + np.exp(-x.astype(np.longdouble)))  # extended precision as the reference
+    got = Tensor(x, dtype=dtype).sigmoid().data
+    normal = exact > np.finfo(dtype).tiny
+    ulps = np.abs(got[normal] - exact[normal]) / np.spacing(exact[normal].astype(dtype))
+    assert ulps.max() <= 4
+    with np.errstate(over="raise", divide="raise", invalid="raise"):  # NumPy never warns of underflow
+        np.testing.assert_array_equal(Tensor([-1000.0, 1000.0], dtype=dtype).sigmoid().data, [0.0, 1.0])

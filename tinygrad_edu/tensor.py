@@ -34,11 +34,10 @@ def _as_array(data, dtype):
     """The read-only ndarray a Tensor holds. Floating data keeps its dtype; Python
     numbers, lists, integer and boolean data become float32 unless dtype says otherwise.
     A writeable array is copied, so the caller's array and the tensor never share memory."""
-    if isinstance(data, Tensor):
-        data = data.data
-    given = isinstance(data, np.ndarray)
-    if given and not data.flags.writeable and (dtype is None or data.dtype == dtype):
+    if isinstance(data, np.ndarray) and not data.flags.writeable and (dtype is None or data.dtype == dtype):
         return data if dtype is not None or data.dtype.kind == "f" else _locked(data.astype(np.float32))
+    if isinstance(data, Tensor):
+        return _as_array(data._data, dtype)
     try:
         array = np.array(data, dtype=dtype, subok=True)
     except (ValueError, TypeError, OverflowError) as error:
@@ -445,7 +444,7 @@ def _backward_step(op, out, g, retain_graph, create_graph):
         input_grads = (input_grads,)
     if len(input_grads) != len(op.inputs):
         raise RuntimeError(f"{op.name}.backward returned {len(input_grads)} gradients for {len(op.inputs)} inputs")
-    input_grads = [unbroadcast(ig, x.shape, op.name) if ig is not None and x.requires_grad else None
+    input_grads = [None if ig is None or not x.requires_grad else unbroadcast(ig, x._data.shape, op)
                    for x, ig in zip(op.inputs, input_grads)]
     for hook in settings.backward_hooks:
         hook(op, out, g, input_grads)
@@ -474,13 +473,13 @@ def _as_graph_value(value, op, out):
     return Tensor(value, dtype=value.dtype)
 
 
-def unbroadcast(grad, shape, op_name="an op"):
+def unbroadcast(grad, shape, op=None):
     """Sum a gradient back to the shape of the input that NumPy broadcast (one place, for every op)."""
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
     if extra < 0 or any(n not in (1, m) for n, m in zip(shape, grad.shape[extra:])):
-        raise ShapeError(f"{op_name}.backward returned a gradient of shape {grad.shape} "
+        raise ShapeError(f"{'an op' if op is None else op.name}.backward returned a gradient of shape {grad.shape} "
                          f"for an input of shape {shape}")
     axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
