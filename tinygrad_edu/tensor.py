@@ -360,8 +360,8 @@ def _root_gradient(output, gradient, caller, as_tensor):
             raise RuntimeError(f"{caller}: the output has shape {output.shape}, not one element, "
                                f"so pass gradient= (an array of that shape)")
         gradient = np.ones(output.shape, dtype=output.dtype)
-    if isinstance(gradient, Tensor) and as_tensor:
-        root = gradient
+    if isinstance(gradient, Tensor):
+        root = gradient if as_tensor else Tensor(gradient, dtype=output.dtype)
     else:
         root = Tensor(np.asarray(gradient, dtype=output.dtype))
     if root.shape != output.shape:
