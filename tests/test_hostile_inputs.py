@@ -253,3 +253,15 @@ def test_sigmoid_is_within_4_ulp_wherever_the_result_is_normal_and_quiet_at_1000
     assert ulps.max() <= 4
     with np.errstate(over="raise", divide="raise", invalid="raise"):  # NumPy never warns of underflow
         np.testing.assert_array_equal(Tensor([-1000.0, 1000.0], dtype=dtype).sigmoid().data, [0.0, 1.0])
+
+
+def test_assigning_data_hands_an_owned_array_over_and_copies_a_view():
+    x = Tensor([1.0, 2.0])
+    fresh = np.array([3.0, 4.0])
+    x.data = fresh
+    with pytest.raises(ValueError, match="read-only"):
+        fresh[0] = 100  # handed over: the caller can no longer change the tensor through it
+    base = np.zeros(4)
+    x.data = base[:2]
+    base[:] = 7
+    np.testing.assert_array_equal(x.data, [0, 0])  # a view is copied, its base stays writeable

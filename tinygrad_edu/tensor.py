@@ -107,7 +107,11 @@ class Tensor:
 
     @data.setter
     def data(self, array):
-        self._data = _as_array(array, None if not isinstance(array, np.ndarray) else array.dtype)
+        """Replace the values. An ndarray that owns its memory is handed over: it becomes read-only
+        (yours too), so no copy is made; a view or anything else is copied."""
+        if isinstance(array, np.ndarray) and array.base is None:
+            array.setflags(write=False)
+        self._data = _as_array(array, array.dtype if isinstance(array, np.ndarray) else None)
 
     # --- factories ------------------------------------------------------------
     @classmethod
