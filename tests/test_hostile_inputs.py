@@ -28,6 +28,7 @@ BAD_CALLS = [
     ("sizes that don't fit", lambda: Tensor(np.ones(6)).reshape(4, 2), ShapeError, "Reshape"),
     ("matmul of misfit shapes", lambda: Tensor(np.ones((2, 3))) @ Tensor(np.ones((2, 3))), ShapeError,
      "matmul: (2, 3) @ (2, 3): the last axis of the left (3) must equal"),
+    ("a size too large for NumPy", lambda: Tensor(np.ones(2)).reshape(2 ** 64), ShapeError, "Reshape: operands of shape (2,)"),
     ("a bool exponent", lambda: t(1., 2.) ** True, TypeError, "pow: the exponent must be"),
     ("bool() of several elements", lambda: bool(t(1., 2.)), ValueError, "bool: only a one-element tensor"),
     ("float() of several elements", lambda: float(t(1., 2.)), ValueError, "float: only a one-element tensor"),

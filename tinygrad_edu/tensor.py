@@ -341,7 +341,7 @@ class Function:
             data = cls.forward(op, *[x._data for x in inputs], **params)
         except ShapeError:
             raise
-        except ValueError as error:  # NumPy's broadcast, matmul and reshape complaints
+        except (ValueError, OverflowError) as error:  # NumPy's broadcast, reshape and size complaints
             shapes = " and ".join(str(x.shape) for x in op.inputs)
             raise ShapeError(f"{op.name}: operands of shape {shapes} don't fit: {error}") from None
         array = _locked(data)
