@@ -338,6 +338,12 @@ def _called_from_library():
     return frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS)
 
 
+def _called_from_engine():
+    """Is the caller of the function that asks this the engine itself (tensor.py, ops)?"""
+    path = sys._getframe(2).f_code.co_filename
+    return path.startswith(_ENGINE_DIRS[1]) and path != __file__
+
+
 def _escape(what):
     return JitError(f"jit: {what} would freeze a value the replay cannot follow, at {_user_line()}. "
                     f"Keep it a Tensor inside the step, or read it from the step's result outside.")
@@ -605,7 +611,14 @@ def _converting(original, copies):
         dtype = args[0] if args else kwargs.get("dtype")
         if isinstance(a, Traced) and (dtype is None or np.dtype(dtype) == a.dtype) and len(args) <= 1 \
                 and set(kwargs) <= {"dtype", "copy", "subok"}:
-            return recorder.copy(a) if kwargs.get("copy", copies) else a
+            if not kwargs.get("copy", copies):
+                return a
+            if a.flags.writeable and getattr(a, "pool", None) is not None and _called_from_engine():
+                # The engine copies a fresh result only because it cannot tell it is fresh (it is a
+                # view of the recording's buffer); eager hands such an array over instead: do that.
+                a.flags.writeable = False
+                return a
+            return recorder.copy(a)
         return recorder.call(original, (a,) + args, kwargs)
     return convert
 
