@@ -84,7 +84,9 @@ class JittedStep:
             if recording.fits():
                 if self.check and not recording.checked:
                     return self._record_and_compare(recording, args)
-                return recording.replay(args)
+                results = recording.replay(args)
+                if results is not _NEW_SHAPE:
+                    return results
         recording, results = _record(self.fn, args)
         candidates.append(recording)
         self._latest = recording
@@ -681,6 +683,9 @@ def _random_states(generators):
 
 # --- recording and replaying -------------------------------------------------------------
 
+_NEW_SHAPE = object()   # what replay() returns when an input no longer fits the recording
+
+
 class _Slot:
     """A tensor's array that the step reads or changes (a tensor's data, or a leaf's .grad):
     copied into `raw`, the program's input, on entry when it is not already the array the
@@ -848,16 +853,10 @@ class Recording:
         return self.results()
 
     def fits(self):
-        """Does the signature hold: each touched leaf's `.grad is None` and requires_grad, each module's
-        training, and the shape and dtype of every array to be copied in (unchanged arrays are not looked at)?"""
+        """Does the signature hold for each touched leaf's `.grad is None` and requires_grad and each
+        module's training? (The shape and dtype of the arrays to copy in are checked as they are copied.)"""
         states, trainings = self.recorded_leaf_state
-        if [_state_of(t) for t in self.leaves] != states or [m.training for m in self.modules] != trainings:
-            return False
-        for slot in self.inputs:
-            data = slot.current()
-            if data is not slot.view and (data.shape != slot.raw.shape or data.dtype != slot.raw.dtype):
-                return False
-        return True
+        return [_state_of(t) for t in self.leaves] == states and [m.training for m in self.modules] == trainings
 
     def _keep_returns(self, result):
         self.single = isinstance(result, Tensor)
@@ -881,11 +880,14 @@ class Recording:
         for slot in self.inputs:
             data = slot.current()
             if data is not slot.view:
+                if data.shape != slot.raw.shape or data.dtype != slot.raw.dtype:
+                    return _NEW_SHAPE  # a tensor reached by closure has a new shape or dtype: record again
                 np.copyto(slot.raw, data)
         for call, call_args in zip(self.calls, self.args):
             call(*call_args)
         for t, view in self.data_exits:
-            t.data = view
+            if t.data is not view:
+                t.data = view
         for t, grad, view in self.grad_exits:
             t.grad = grad
             if grad is not None and grad.data is not view:
