@@ -366,6 +366,7 @@ class _Recorder:
         self.inputs = {}        # id(input handle) -> its plain buffer, for `used`
         self.adopted = set()    # ids of plain arrays made inside the step that a recorded call wrote into
         self.constants = {}     # (dtype, shape, bytes) -> one small read-only constant
+        self.buffers = set()    # ids of the arrays the recording owns (the rest are constants or user state)
 
     # arrays ------------------------------------------------------------------
     def handle(self, raw, reusable):
@@ -373,6 +374,8 @@ class _Recorder:
         traced = raw.view(Traced)
         traced.plain = raw
         traced.pool = self.free.setdefault((raw.shape, raw.dtype), []) if reusable else None
+        if reusable:
+            self.buffers.add(id(raw))
         return traced
 
     def output(self, value):
@@ -473,7 +476,8 @@ class _Recorder:
             self.emit(ufunc, args + tuple(buffers))
         else:
             out = buffers if method == "__call__" else buffers[0]
-            self.emit(functools.partial(getattr(ufunc, method), out=out, **kwargs), args)
+            self.emit(functools.partial(ufunc if method == "__call__" else getattr(ufunc, method), out=out, **kwargs),
+                      args)
 
     def function(self, func, types_, args, kwargs):
         """np.where, np.concatenate, np.broadcast_to, ...: run with the recorder watching, then classify."""
@@ -683,6 +687,60 @@ def _random_states(generators):
 
 # --- recording and replaying -------------------------------------------------------------
 
+def _without_dead_calls(calls, args, buffers, seen):
+    """The program without the calls whose results nothing reads (the loss of a step that returns
+    nothing, say): walk it backwards, keeping the memory whose contents a later call or the caller
+    sees. Only calls that write nothing but the recording's own buffers can go."""
+    live = {id(_root(a)) for a in seen}
+    kept_calls, kept_args = [], []
+    for call, call_args in zip(reversed(calls), reversed(args)):
+        outputs, inputs, overwrites = _effects(call, call_args)
+        roots = [_root(o) for o in outputs]
+        if roots and all(id(r) in buffers and id(r) not in live for r in roots):
+            continue
+        if overwrites:  # the contents before this call no longer matter (unless it reads them too)
+            live.difference_update(id(r) for o, r in zip(outputs, roots) if o is r)
+        live.update(id(_root(x)) for x in inputs if isinstance(x, np.ndarray))
+        kept_calls.append(call)
+        kept_args.append(call_args)
+    return kept_calls[::-1], kept_args[::-1]
+
+
+def _effects(call, args):
+    """(arrays a program entry writes, arrays it reads, whether it overwrites its outputs whole)."""
+    if isinstance(call, np.ufunc):
+        return list(args[call.nin:]), list(args[:call.nin]), True
+    if isinstance(call, functools.partial):
+        out = call.keywords["out"]
+        outputs = list(out) if isinstance(out, tuple) else [out]
+        reads = list(args) + [v for k, v in call.keywords.items() if k != "out" and isinstance(v, np.ndarray)]
+        return outputs, reads, "where" not in call.keywords or call.keywords["where"] is True
+    if call is _assign:
+        return [args[0]], list(_arrays_in((args[2], args[3]))), True
+    if call is np.copyto:
+        return [args[0]], list(args[1:]), len(args) < 4
+    arrays = list(_arrays_in(args))  # in place on some of its arguments: each is read and written
+    return arrays, arrays, False
+
+
+def _arrays_in(value):
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _arrays_in(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _arrays_in(v)
+
+
+def _root(array):
+    """The array that owns the memory array is a view of."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
 _NEW_SHAPE = object()   # what replay() returns when an input no longer fits the recording
 
 
@@ -850,6 +908,9 @@ class Recording:
         self.recorded_leaf_state = [states[id(t)] for t in self.leaves], list(trainings)
         self.arg_raws = [None if s is None else s.raw for s in self.arg_slots]
         recorder.inputs.clear()
+        seen = [v for _, v in self.data_exits] + [v for _, _, v in self.grad_exits if v is not None]
+        seen += (self.returns or []) + [s.raw for s in slots] + [r for r in self.arg_raws if r is not None]
+        self.calls, self.args = _without_dead_calls(self.calls, self.args, recorder.buffers, seen + recorder.kept)
         return self.results()
 
     def fits(self):
