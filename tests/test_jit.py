@@ -290,13 +290,30 @@ def test_a_refused_recording_leaves_the_parameters_usable():
     assert (w * 2).sum().item() == 0.0
 
 
-def test_a_generator_reached_by_closure_that_draws_is_refused():
-    rng = np.random.default_rng(0)
+def test_draws_from_a_generator_reached_by_closure_are_recorded_as_draws():
+    def make():
+        rng = np.random.default_rng(0)  # as Dropout keeps one
+        w = float64([1.0, 2.0, 3.0], requires_grad=True)
+
+        def step(x):
+            keep = Tensor(rng.random(3) >= 0.5, dtype=np.float64)  # a new mask each call
+            loss = (x * w * keep).sum()
+            loss.backward()
+            w.data = w.data - 0.1 * w.grad.data
+            w.grad = None
+            return loss, keep
+        return step, [w]
+    step = assert_jit_matches_eager(make, [(float64([1.0, -1.0, 2.0]),)] * 8)
+    assert "Generator.random" in step.program
+
+
+def test_a_generator_the_step_cannot_swap_is_refused():
+    frozen = (np.random.default_rng(0),)  # in a tuple: jit cannot stand in for it
     w = float64([1.0, 2.0], requires_grad=True)
 
     @jit
     def step(x):
-        return x * w * Tensor(rng.random(2))
+        return x * w * Tensor(frozen[0].random(2))
     with pytest.raises(JitError, match="random"):
         step(float64([1.0, 1.0]))
 

@@ -173,7 +173,7 @@ class _Reach:
             if place is not None:
                 self.arrays.append((place, value))
         elif isinstance(value, (np.random.Generator, np.random.RandomState)):
-            self.generators.append(value)
+            self.generators.append((place, value))
         elif isinstance(value, (types.FunctionType, types.MethodType)):
             self._visit_callable(value, depth)
         elif isinstance(value, (list, dict)) and len(value) <= self.MAX_ITEMS:
@@ -681,6 +681,28 @@ class _Watcher:
                                f"it in a variable the step names")
 
 
+class _RecordedDraws:
+    """Stands in for a NumPy random generator while a step records: each draw is made for real
+    (the same numbers eager would get) and written down, so each replay draws anew from the
+    generator, continuing its sequence: a new Dropout mask every call, as eagerly."""
+
+    def __init__(self, generator, recorder):
+        self._generator, self._recorder = generator, recorder
+
+    def __getattr__(self, name):
+        method = getattr(self._generator, name)
+        if not callable(method):
+            return method
+
+        def draw(*args, **kwargs):
+            recorder = self._recorder
+            args, kwargs = recorder.plain(args), recorder.plain(kwargs)
+            raw, handle = recorder.output(np.asarray(method(*args, **kwargs)))
+            recorder.emit(_assign, (raw, method, args, kwargs))
+            return handle
+        return draw
+
+
 def _random_states(generators):
     return [np.random.get_state()[1].tobytes()] + [repr(g.bit_generator.state) for g in generators]
 
@@ -795,22 +817,27 @@ def _record(fn, args):
     for place, array in reach.arrays:  # optimiser state, learning rates: recorded where they live
         handle = array.view(Traced)
         handle.plain, handle.pool = array, None
-        place.set(handle)
         swapped.append((place, array, handle))
+    for place, generator in reach.generators:  # Dropout's masks: each draw recorded, drawn anew on replay
+        if place is not None:
+            swapped.append((place, generator, _RecordedDraws(generator, recorder)))
+    for place, _, stand_in in swapped:
+        place.set(stand_in)
     trainings = tuple(m.training for m in reach.modules)
-    random_before = _random_states(reach.generators)
+    unrecorded = [g for place, g in reach.generators if place is None]
+    random_before = _random_states(unrecorded)
     watcher = _Watcher()
     _patch(True)
     _thread.recorder = recorder
     try:
         with _observe(watcher):
             result = fn(*traced_args)
-        rebound = [place for place, array, handle in swapped if place.get() is not handle]
+        rebound = [place for place, _, stand_in in swapped if place.get() is not stand_in]
         if rebound:
-            raise JitError(f"jit: the step replaced the array at {rebound[0].describe()} instead of updating it in "
-                           f"place, so a replay could not follow it; write into it (out=, [...] =) or keep it in "
-                           f"a Tensor")
-        if _random_states(reach.generators) != random_before:
+            raise JitError(f"jit: the step replaced the array (or generator) at {rebound[0].describe()} instead of "
+                           f"updating it in place, so a replay could not follow it; write into it (out=, [...] =) or "
+                           f"keep it in a Tensor")
+        if _random_states(unrecorded) != random_before:
             raise JitError(f"jit: {getattr(fn, '__name__', 'the step')} drew random numbers (np.random or a "
                            f"generator it reaches), which a replay would repeat unchanged; draw them outside the "
                            f"step and pass them in")
@@ -820,8 +847,8 @@ def _record(fn, args):
     finally:
         _thread.recorder = None
         _patch(False)
-        for place, array, handle in swapped:
-            place.set(array)
+        for place, original, _ in swapped:
+            place.set(original)
     recording = Recording(fn, recorder, arg_slots, list(slots.values()), grads_before, reached,
                           reach.modules, trainings)
     return recording, recording.finish(result)
