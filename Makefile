@@ -20,14 +20,16 @@ test: $(INSTALLED) browser
 demo: $(INSTALLED)
 	$(PY) examples/xor.py --bias --hidden 8 --lr 2 --steps 3000 --out out/ --explain out/
 
-# Engine against hand-written NumPy (and PyTorch when installed); a few minutes, or under a minute quick.
+# Engine against hand-written NumPy, eagerly and through tinygrad_edu.jit (and PyTorch when installed):
+# a row per engine and workload, every round in benchmarks/results.json; a few minutes, or about a minute quick.
 bench: $(INSTALLED)
 	$(PY) -m benchmarks
 
 bench-quick: $(INSTALLED)
 	$(PY) -m benchmarks --quick
 
-# Where each workload's step time goes: the ops' own NumPy code, the cyclic gc, the engine's bookkeeping.
+# Where each workload's step time goes: the ops' own NumPy code, the cyclic gc, the engine's bookkeeping;
+# and for jit, its NumPy calls per step against the floor's, its program's time and the rest.
 profile: $(INSTALLED)
 	$(PY) -m benchmarks.profile
 

@@ -46,6 +46,7 @@ import types
 
 import numpy as np
 
+from . import observe
 from .errors import JitError
 from .tensor import Tensor
 
@@ -830,7 +831,7 @@ def _record(fn, args):
     _patch(True)
     _thread.recorder = recorder
     try:
-        with _observe(watcher):
+        with observe(watcher):
             result = fn(*traced_args)
         rebound = [place for place, _, stand_in in swapped if place.get() is not stand_in]
         if rebound:
@@ -860,20 +861,6 @@ class _ArraySlot:
     def __init__(self, recorder, array):
         self.raw = np.array(array)
         self.handle = recorder.handle(self.raw, reusable=True)
-
-
-def _observe(watcher):
-    from . import __dict__ as package  # the public observe(), where the engine has it
-    observe = package.get("observe")
-    return observe(watcher) if observe is not None else _Nothing()
-
-
-class _Nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _detach(slots):
