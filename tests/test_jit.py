@@ -390,3 +390,16 @@ def test_an_input_of_a_new_shape_reached_by_closure_records_again():
     assert np.array_equal(step(float64(2.0)).data, [2.0, 4.0])
     w.data = np.array([1.0, 2.0, 3.0])
     assert np.array_equal(step(float64(2.0)).data, [2.0, 4.0, 6.0])
+
+
+def test_writing_into_a_read_only_array_fails_while_recording_as_it_does_eagerly():
+    w = float64([1.0, 2.0], requires_grad=True)
+
+    @jit
+    def step(x):
+        data = w.data
+        data += x.data  # NumPy refuses: a tensor's array is read-only
+        return x
+    with pytest.raises(ValueError, match="read-only"):
+        step(float64([1.0, 1.0]))
+    assert np.array_equal(w.data, [1.0, 2.0])

@@ -437,6 +437,8 @@ class _Recorder:
 
     def target(self, array):
         """The plain array an in-place call writes into; an untracked one gets its current values replayed first."""
+        if not array.flags.writeable:  # as NumPy would say: the plain array below would let the write through
+            raise ValueError("output array is read-only")
         if isinstance(array, Traced):
             return self.plain(array)
         if not _tracked(array, self):
