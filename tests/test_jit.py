@@ -234,6 +234,15 @@ def test_check_true_records_twice_and_accepts_a_repeatable_step():
 frozen_scale = [1.0]
 
 
+def test_jit_is_a_decorator_with_or_without_arguments():
+    def double(x):
+        return x * 2
+    for jitted in (jit(double), jit(double, True), jit(check=True)(double), jit()(double)):
+        for _ in range(3):
+            assert np.array_equal(jitted(float64([1.0, 2.0])).data, [2.0, 4.0])
+    assert jit(double).__name__ == "double"
+
+
 def test_check_true_finds_a_python_value_that_changes_between_calls():
     w = float64([1.0, 2.0], requires_grad=True)
 

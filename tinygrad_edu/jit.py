@@ -62,7 +62,7 @@ _ENGINE_DIRS = (os.path.dirname(np.__file__) + os.sep, os.path.dirname(__file__)
 _LIBRARY_DIRS = _ENGINE_DIRS + (os.path.join(os.path.dirname(os.path.dirname(__file__)), "nn") + os.sep,)
 
 
-def jit(fn=None, *, check=False):
+def jit(fn=None, check=False):
     """Record one call of fn as a flat list of NumPy calls and replay it on later calls (see the module docstring)."""
     if fn is None:
         return lambda f: JittedStep(f, check)
