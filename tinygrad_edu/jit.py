@@ -25,7 +25,12 @@ What a recording fixes, as `jax.jit` does:
   argument), anything fn computes that is not NumPy work on traced arrays.
 - Turning traced data into a Python value (`.item()`, `float()`, `int()`, `bool()`,
   `.tolist()`, `.numpy()` or `np.asarray` in fn) would freeze a branch or a number,
-  so it raises JitError naming the line of fn; so do random draws inside the step.
+  so it raises JitError naming the line of fn. So does anything else a replay could
+  not follow: np.random's own functions, `default_rng()` without a seed, a boolean
+  mask or `nonzero` from traced data (the result's shape depends on the values).
+- Draws from a random generator the step reaches by closure (Dropout keeps one) are
+  recorded as draws: each replay draws anew from that generator, so eager and jit
+  get the same masks, a new one every call.
 - A new signature records again: each argument's shape, dtype and requires_grad
   (other arguments by value) and, for every tensor the recording used or changed,
   its shape, dtype, requires_grad and whether `.grad` is None, and each module's
