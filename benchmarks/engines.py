@@ -73,11 +73,15 @@ def training(engine, loss_of, constants, params, lr=None, extra=()):
         return values
 
     def step():
-        backward()
+        # Returns the loss (a training loop logs it), and the gradients when it updates nothing (the
+        # chains): through jit, work whose results nothing reads is dropped, as any compiler drops it.
+        loss = backward()
+        results = (loss,) if lr is not None else (loss,) + tuple(p.grad for p in params)
         for p in params:
             if lr is not None:
                 p.data = p.data - lr * p.grad.data
             p.grad = None
+        return results
     return engine.compile(step), as_numpy(engine.compile(loss_and_gradients))
 
 
