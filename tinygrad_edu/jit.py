@@ -479,13 +479,31 @@ class _Recorder:
         return handles if many else handles[0]
 
     def _append(self, ufunc, method, args, buffers, kwargs):
+        if method == "__call__":
+            args = self._typed_scalars(args)
         if method == "__call__" and not kwargs and ufunc not in (np.maximum, np.minimum):
             # out passed by position: the cheapest call NumPy offers (deprecated for maximum and minimum)
             self.emit(ufunc, args + tuple(buffers))
+        elif method == "reduce" and len(args) == 1 and _plain_reduction(kwargs):
+            self.emit(ufunc.reduce, (args[0], kwargs.get("axis", 0), kwargs.get("dtype"), buffers[0],
+                                     kwargs.get("keepdims", False)))
         else:
             out = buffers if method == "__call__" else buffers[0]
             self.emit(functools.partial(ufunc if method == "__call__" else getattr(ufunc, method), out=out, **kwargs),
                       args)
+
+    def _typed_scalars(self, args):
+        """A Python number beside float arrays of one dtype, as the 0-d array of that dtype NumPy 2
+        turns it into anyway (NEP 50): the same loop and values, and a cheaper call to replay."""
+        dtypes = {a.dtype for a in args if isinstance(a, np.ndarray)}
+        if len(dtypes) != 1:
+            return args
+        dtype = dtypes.pop()
+        if dtype.kind != "f":
+            return args
+        limit = min(np.finfo(dtype).max, 2 ** 24)
+        return tuple(self.constant(_locked_scalar(a, dtype)) if type(a) in (int, float) and abs(a) <= limit else a
+                     for a in args)
 
     def function(self, func, types_, args, kwargs):
         """np.where, np.concatenate, np.broadcast_to, ...: run with the recorder watching, then classify."""
@@ -543,6 +561,22 @@ class _Recorder:
         raw, handle = self.output(np.ndarray.view(result, np.ndarray) if isinstance(result, Traced) else result)
         self.emit(_assign, (raw, func, self.plain(args), self.plain(kwargs)))
         return handle
+
+
+def _locked_scalar(value, dtype):
+    array = np.array(value, dtype=dtype)
+    array.flags.writeable = False
+    return array
+
+
+def _is_reduce(call):
+    return isinstance(getattr(call, "__self__", None), np.ufunc) and call.__name__ == "reduce"
+
+
+def _plain_reduction(kwargs):
+    """Keywords a reduction can take by position (out goes between dtype and keepdims)."""
+    return set(kwargs) <= {"axis", "dtype", "keepdims", "where", "initial"} and kwargs.get("where", True) is True \
+        and kwargs.get("initial", np._NoValue) is np._NoValue
 
 
 def _item(func, i):
@@ -745,6 +779,8 @@ def _effects(call, args):
         outputs = list(out) if isinstance(out, tuple) else [out]
         reads = list(args) + [v for k, v in call.keywords.items() if k != "out" and isinstance(v, np.ndarray)]
         return outputs, reads, "where" not in call.keywords or call.keywords["where"] is True
+    if _is_reduce(call):  # ufunc.reduce(array, axis, dtype, out, keepdims)
+        return [args[3]], [args[0]], True
     if call is _assign:
         return [args[0]], list(_arrays_in((args[2], args[3]))), True
     if call is np.copyto:
@@ -769,6 +805,13 @@ def _root(array):
     while isinstance(array.base, np.ndarray):
         array = array.base
     return array
+
+
+def _read_only_copy(array):
+    """A copy the Tensor takes as it is (a writeable one it would copy again)."""
+    copy = array.copy()
+    copy.flags.writeable = False
+    return copy
 
 
 _NEW_SHAPE = object()   # what replay() returns when an input no longer fits the recording
@@ -951,7 +994,7 @@ class Recording:
     def results(self):
         if self.returns is None:
             return None
-        tensors = tuple(Tensor(array.copy()) for array in self.returns)
+        tensors = tuple(Tensor(_read_only_copy(array)) for array in self.returns)
         return tensors[0] if self.single else tensors
 
     def replay(self, args):
@@ -1061,6 +1104,11 @@ def _line(call, args, names):
         outs = out if isinstance(out, tuple) else (out,)
         ins = ", ".join([names.of(a) for a in args] + [f"{k}={names.of(v)}" for k, v in keywords.items()])
         return f"{', '.join(names.of(o, written=True) for o in outs)} = np.{_name_of(call.func)}({ins})"
+    if _is_reduce(call):
+        array, axis, dtype, out, keepdims = args
+        keywords = "".join([f", axis={axis!r}"] + [f", dtype={dtype}"] * (dtype is not None) +
+                           [", keepdims=True"] * bool(keepdims))
+        return f"{names.of(out, written=True)} = np.{_name_of(call)}({names.of(array)}{keywords})"
     if call is _assign:
         out, func, func_args, kwargs = args
         ins = ", ".join([names.of(a) for a in func_args] + [f"{k}={names.of(v)}" for k, v in kwargs.items()])
