@@ -84,7 +84,7 @@ class JittedStep:
         self._latest = None
 
     def __call__(self, *args):
-        key = tuple(_describe(a) for a in args)
+        key = tuple(map(_describe, args))
         candidates = self._recordings.setdefault(key, [])
         for recording in candidates:
             if recording.fits():
