@@ -412,3 +412,17 @@ def test_writing_into_a_read_only_array_fails_while_recording_as_it_does_eagerly
     with pytest.raises(ValueError, match="read-only"):
         step(float64([1.0, 1.0]))
     assert np.array_equal(w.data, [1.0, 2.0])
+
+
+def test_a_step_that_returns_a_parameter_from_before_its_update():
+    def make():
+        w = float64([1.0, -2.0], requires_grad=True)
+
+        def step(x):
+            before = w.detach()  # the same array the update replaces: the replay must keep it apart
+            (x * w).square().sum().backward()
+            w.data = w.data - 0.1 * w.grad.data
+            w.grad = None
+            return before, w.detach()
+        return step, [w]
+    assert_jit_matches_eager(make, [(float64([0.5, 1.5]),)] * 4)

@@ -972,10 +972,43 @@ class Recording:
         self.recorded_leaf_state = [states[id(t)] for t in self.leaves], list(trainings)
         self.arg_raws = [None if s is None else s.raw for s in self.arg_slots]
         recorder.inputs.clear()
-        seen = [v for _, v in self.data_exits] + [v for _, _, v in self.grad_exits if v is not None]
-        seen += (self.returns or []) + [s.raw for s in slots] + [r for r in self.arg_raws if r is not None]
-        self.calls, self.args = _without_dead_calls(self.calls, self.args, recorder.buffers, seen + recorder.kept)
+        shown = [v for _, v in self.data_exits] + [v for _, _, v in self.grad_exits if v is not None]
+        shown += self.returns or []
+        seen = shown + [s.raw for s in slots] + [r for r in self.arg_raws if r is not None] + recorder.kept
+        self.calls, self.args = _without_dead_calls(self.calls, self.args, recorder.buffers, seen)
+        self._update_in_place(shown)
         return self.results()
+
+    def _update_in_place(self, shown):
+        """Where a tensor's new array is made by an elementwise call that is the last to touch both it and the
+        tensor's input buffer, let that call write into the input buffer (p - lr·g into p, as the floor's p -= ...):
+        the tensor then keeps one array, and no copy is needed on the next entry."""
+        exposed = {}  # id(root) -> how many arrays the caller is shown of it
+        for array in shown:
+            exposed[id(_root(array))] = exposed.get(id(_root(array)), 0) + 1
+        touched = {}  # id(root) -> index of the last call that reads or writes it
+        for i, call_args in enumerate(self.args):
+            for array in _arrays_in(call_args):
+                touched[id(_root(array))] = i
+        slots = {id(slot.tensor): slot for slot in self.inputs if slot.leaf is None}
+        for n, (t, view) in enumerate(self.data_exits):
+            slot, end = slots.get(id(t)), _root(view)
+            if slot is None or view.shape != end.shape or exposed.get(id(end)) != 1 or id(end) not in touched \
+                    or id(slot.raw) in exposed:
+                continue
+            i = touched[id(end)]
+            call, call_args = self.calls[i], self.args[i]
+            if not (isinstance(call, np.ufunc) and call.signature is None and call.nout == 1
+                    and call_args[-1] is end and touched.get(id(slot.raw), -1) <= i
+                    and end.shape == slot.raw.shape and end.dtype == slot.raw.dtype):
+                continue
+            self.args[i] = call_args[:-1] + (slot.raw,)
+            touched[id(slot.raw)] = i
+            np.copyto(slot.raw, end)  # what this call made while recording
+            slot.view = slot.raw.view()
+            slot.view.flags.writeable = False
+            t.data = slot.view
+            self.data_exits[n] = (t, slot.view)
 
     def fits(self):
         """Does the signature hold for each touched leaf's `.grad is None` and requires_grad and each
