@@ -661,10 +661,12 @@ def _converting(original, copies):
                 and set(kwargs) <= {"dtype", "copy", "subok"}:
             if not kwargs.get("copy", copies):
                 return a
-            if a.flags.writeable and getattr(a, "pool", None) is not None and _called_from_engine():
+            fresh = a if getattr(a, "pool", None) is not None else a.base  # a result, or a view of one
+            if getattr(fresh, "pool", None) is not None and fresh.flags.writeable and a.flags.writeable \
+                    and _called_from_engine():
                 # The engine copies a fresh result only because it cannot tell it is fresh (it is a
                 # view of the recording's buffer); eager hands such an array over instead: do that.
-                a.flags.writeable = False
+                fresh.flags.writeable = a.flags.writeable = False
                 return a
             return recorder.copy(a)
         return recorder.call(original, (a,) + args, kwargs)
