@@ -63,9 +63,9 @@ class Module:
         problems = state_problems(params, {name: (a.shape, a.dtype) for name, a in arrays.items()})
         if problems:
             raise ValueError(f"load_state_dict into {self.label()}: " + "; ".join(problems))
-        loaded = {name: np.array(arrays[name], dtype=p.dtype) for name, p in params.items()}  # new arrays
+        # New arrays, made before any is assigned; each is handed over to its tensor (read-only from then on).
+        loaded = {name: np.array(arrays[name], dtype=p.dtype) for name, p in params.items()}
         for name, p in params.items():
-            loaded[name].flags.writeable = False  # as the engine keeps every tensor's array
             p.data = loaded[name]
 
     def __repr__(self):

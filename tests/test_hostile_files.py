@@ -179,6 +179,19 @@ def test_the_cases_are_each_loadable_once_the_hostile_part_is_removed(tmp_path):
         assert p.dtype == np.float32
 
 
+def test_load_gives_new_arrays_so_a_live_graph_keeps_the_values_it_saved(tmp_path):
+    module = nn.Linear(2, 1, seed=0, dtype=np.float64)
+    x = Tensor([[1.0, 2.0]], dtype=np.float64, requires_grad=True)
+    out = module(x)
+    expected = 2 * out.data @ module.weight.data.T  # d(out²)/dx with the weights the graph saw
+    loss = (out * out).sum()
+    nn.save(nn.Linear(2, 1, seed=1, dtype=np.float64), tmp_path / "other.npz")
+    nn.load(module, tmp_path / "other.npz")
+    loss.backward()
+    np.testing.assert_allclose(x.grad.data, expected)
+    assert not module.weight.data.flags.writeable
+
+
 def test_python_lists_take_the_parameters_dtype_but_text_does_not():
     module = nn.Linear(2, 1, seed=0)  # float32, as PyTorch
     module.load_state_dict({"weight": [[0.5], [2]], "bias": [0.25]})
