@@ -27,6 +27,7 @@ import numpy as np
 from .module import state_problems
 
 NPY_HEADER_LIMIT = 10_000  # bytes; the limit np.load puts on a .npy header
+MAX_LISTED = 10            # problems named in an error message
 
 
 def save(module, path):
@@ -109,8 +110,9 @@ def load(module, path):
             # RuntimeError: an encrypted entry; NotImplementedError: an unknown compression method.
             raise ValueError(f"nn.load: {os.fspath(path)!r} is not a readable .npz file "
                              f"(truncated, or not written by nn.save?): {error}") from None
-    if problems:
-        raise ValueError(f"nn.load from {os.fspath(path)!r}: " + "; ".join(problems))
+    if problems:  # a hostile file may have a million wrong entries: the message names the first few
+        more = f"; and {len(problems) - MAX_LISTED} more problems" if len(problems) > MAX_LISTED else ""
+        raise ValueError(f"nn.load from {os.fspath(path)!r}: " + "; ".join(problems[:MAX_LISTED]) + more)
     module.load_state_dict(state)  # checks the arrays again, then assigns them all
     return module
 

@@ -129,6 +129,12 @@ def one_name_twice(path, module):
         write_npz(path, members + [("0.bias.npy", npy(np.zeros(3, np.float32)))])
 
 
+def a_thousand_unexpected_entries(path, module):
+    state = good_state(module)
+    write_npz(path, [(name + ".npy", npy(array)) for name, array in state.items()]
+              + [(f"extra{i}.npy", npy(np.zeros(1))) for i in range(1000)])
+
+
 LOAD_CASES = [
     # (id, writes the file, what the error says)
     ("text in the last of four entries", text_in_the_last_entry, r"'2.bias' has dtype <U3 .* float32"),
@@ -144,6 +150,8 @@ LOAD_CASES = [
     ("a huge entry under an unknown name", unexpected_entry_with_a_huge_deflated_entry, "unexpected 'extra'"),
     ("bytes after an entry's array", bytes_after_the_array, r"'2.weight' has 1000 bytes more than its header describes"),
     ("one name twice", one_name_twice, "'0.bias' appears twice"),
+    ("a thousand unexpected entries", a_thousand_unexpected_entries,
+     r"unexpected 'extra0'; .*; unexpected 'extra9'; and 990 more problems$"),
 ]
 
 
