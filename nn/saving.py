@@ -93,8 +93,8 @@ def load(module, path):
     """Read parameters saved by save() into module and return the module.
 
     Each parameter gets a new array; a file that does not fit the module (names,
-    shapes, dtypes) or is not a well-formed .npz raises a ValueError naming every
-    problem, and then no parameter has changed.
+    shapes, dtypes, sizes) or is not a well-formed .npz raises a ValueError naming
+    its problems (the first ten of them), and then no parameter has changed.
     """
     params = dict(module.named_parameters())
     with open(path, "rb") as f:  # a missing or unreadable file is the OS's error, as with open()
@@ -117,7 +117,7 @@ def load(module, path):
     return module
 
 
-class Header(NamedTuple):
+class _Header(NamedTuple):
     """What an entry's .npy header says, and where its data starts."""
     shape: tuple
     dtype: np.dtype
@@ -164,7 +164,7 @@ def _read_header(archive, info):
             shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(member, max_header_size=NPY_HEADER_LIMIT)
         else:  # 3.0 exists only for field names in UTF-8, and no parameter has fields
             raise ValueError(f"{info.filename!r}: .npy format version {version} is not supported")
-        return Header(shape, dtype, fortran_order, member.tell())
+        return _Header(shape, dtype, fortran_order, member.tell())
 
 
 def _read_array(archive, info, header):
