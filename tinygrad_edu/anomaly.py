@@ -4,6 +4,7 @@ The engine calls the installed checker from Function.apply and after each op's
 backward only while `_state.anomaly` is set, so a normal run pays one attribute
 test per op and records no stack.
 """
+import contextlib
 import linecache
 import os
 import sys
@@ -100,6 +101,10 @@ class detect_anomaly:
     def __enter__(self):
         self._previous = _state.anomaly
         _state.anomaly = _Checker(self.check_nan)
+        # The checker names the op behind each NaN and Inf, so NumPy's RuntimeWarning would only come first.
+        self._numpy_warnings = np.errstate(all="ignore") if self.check_nan else contextlib.nullcontext()
+        self._numpy_warnings.__enter__()
 
     def __exit__(self, *exc):
+        self._numpy_warnings.__exit__(*exc)
         _state.anomaly = self._previous
