@@ -12,7 +12,7 @@ import pathlib
 import numpy as np
 
 import worked_example
-from tinygrad_edu.tensor import backward_order
+from tinygrad_edu import backward_order
 from tinygrad_edu.viz import save_svg
 from xor import ArticleNetwork, article_loss
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import nn
-from tinygrad_edu.tensor import backward_order
+from tinygrad_edu import backward_order
 
 EXAMPLES = pathlib.Path(__file__).parents[1] / "examples"
 sys.path.insert(0, str(EXAMPLES))
