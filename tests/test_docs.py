@@ -160,3 +160,15 @@ def test_the_reader_below_finds_code_outputs_and_marks():
         ("python", None, "1\n"), ("text", None, None), ("python", NOT_RUN, None),
         ("python", None, "whatever\n"), ("text", NOT_COMPARED, None), ("sh", None, None), ("text", None, None)]
     assert matches("loss 0.38...\n", "loss 0.3874555\n") and not matches("loss 0.38\n", "loss 0.39\n")
+
+
+def test_a_page_whose_shown_output_is_stale_fails(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    page = tmp_path / "stale.md"
+    page.write_text("```python\nprint(1 + 1)\n```\n\n```text\n3\n```\n", encoding="utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    with pytest.raises(pytest.fail.Exception, match="the block prints\n2\n"):
+        check_page(page)
+    page.write_text("```python\nimport warnings\nwarnings.warn('careful')\n```\n", encoding="utf-8")
+    with pytest.raises(pytest.fail.Exception, match="printed a warning: UserWarning: careful"):
+        check_page(page)
