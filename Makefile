@@ -49,8 +49,8 @@ docs: $(INSTALLED) browser
 	$(PY) examples/draw_graph.py docs/article_graph.svg
 	EXPLORER_SCREENSHOT=docs/explorer.png $(PY) -m pytest -q tests/test_explorer.py -k chromium
 
-# The backprop explorer page for the article's worked example.
-explain: $(INSTALLED)
+# The backprop explorer page for the article's worked example: out/worked_example.html.
+explain: $(DEMO_INSTALLED)
 	$(PY) examples/explain.py out/
 
 # Debian's Chromium for the explorer's browser test: installed only as root under CI;
