@@ -154,10 +154,10 @@ def test_demo_draws_the_articles_network_with_named_tensors(tmp_path, capsys):
     written = demo.main(["--steps", "20", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert [pathlib.Path(path).name for path in written] == [
-        "xor_h3_lr2_reg0_sgd.png", "xor_h3_lr2_reg0_sgd_graph.svg", "worked_example.html",
+        "xor_h3_lr8_reg0_sgd.png", "xor_h3_lr8_reg0_sgd_graph.svg", "worked_example.html",
         "xor_h8_lr2_reg0_sgd_bias.png", "xor_h8_lr2_reg0_sgd_bias_graph.svg"]
     assert out.splitlines()[-1] == "Open these in a browser or image viewer: " + ", ".join(written)
-    graph = html.unescape((tmp_path / "xor_h3_lr2_reg0_sgd_graph.svg").read_text())
+    graph = html.unescape((tmp_path / "xor_h3_lr8_reg0_sgd_graph.svg").read_text())
     for label in ("dz2/dW2 = h1ᵀ", "dh2/dz2 = h2(1", "dloss/dsum", ">W1<", ">z1<", ">h1<", ">W2<", ">z2<", ">h2<"):
         assert label in graph
     page = (tmp_path / "worked_example.html").read_text()
