@@ -12,8 +12,8 @@ INSTALLED := $(VENV)/.installed
 $(PY):
 	@echo "== Creating the virtual environment $(VENV) with $(PYTHON) -m venv"
 	$(PYTHON) -m venv $(VENV)
-	@echo "== Updating pip inside $(VENV)"
-	$(PIP) --upgrade pip
+	@echo "== Checking that pip can install in editable mode (21.3 or newer; venv's own pip usually is)"
+	$(PIP) "pip>=21.3"
 
 $(DEMO_INSTALLED): pyproject.toml | $(PY)
 	@echo "== Installing tinygrad_edu (editable) with NumPy, graphviz and matplotlib: what the demo needs"
