@@ -204,6 +204,12 @@ class Matmul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ShapeError(f"matmul: {a.shape} @ {b.shape}: both operands need an axis (use * for a scalar)")
+        inner = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if a.shape[-1] != inner:
+            raise ShapeError(f"matmul: {a.shape} @ {b.shape}: the last axis of the left ({a.shape[-1]}) must equal "
+                             f"the {'only' if b.ndim == 1 else 'second-to-last'} axis of the right ({inner})")
         ctx.save_for_backward(a, b)
         return a @ b
 
@@ -258,7 +264,7 @@ class Sigmoid(Function):
         # which keeps full relative accuracy where sigmoid is tiny (x = -40 gives 4.2e-18)
         # and costs a third of logaddexp on large arrays.
         e = np.exp(-np.abs(x))
-        out = np.where(x >= 0, 1, e) / (1 + e)
+        out = np.maximum(e, x >= 0) / (1 + e)  # numerator 1 where x >= 0 (e <= 1), e below
         ctx.save_for_backward(out)
         return out
 
