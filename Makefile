@@ -28,8 +28,9 @@ $(INSTALLED): pyproject.toml | $(PY)
 test: $(INSTALLED) browser
 	$(PY) -m pytest -q
 
-# The article's network (2-3-2 sigmoid, no biases) on the article's data, then the same network with
-# biases: figures, loss graphs with W2's path highlighted and the backprop explorer page, all in out/.
+# The article's network (2-3-2 sigmoid, no biases) on the article's data, its explorer page, then the
+# network with biases (8 hidden units), which fits XOR: figures and loss graphs with W2's path
+# highlighted, all in out/ (see examples/demo.py).
 demo: $(DEMO_INSTALLED)
 	$(PY) examples/demo.py --out out
 
