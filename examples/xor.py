@@ -89,8 +89,10 @@ class ArticleNetwork(nn.Module):
                 named(layer.bias, f"b{number}")
 
     def forward(self, X):
-        h1 = named(named(self.layer1(X), "z1").sigmoid(), "h1")
-        return named(named(self.layer2(h1), "z2").sigmoid(), "h2")
+        z1 = named(self.layer1(X), "z1")
+        h1 = named(z1.sigmoid(), "h1")
+        z2 = named(self.layer2(h1), "z2")
+        return named(z2.sigmoid(), "h2")
 
 
 def article_loss(model, inputs, targets, reg):
@@ -175,11 +177,12 @@ def plot(history, model, train_set, test_set, title, path):
     gx, gy = np.meshgrid(np.linspace(low[0], high[0], 200), np.linspace(low[1], high[1], 200))
     grid_classes = predict(model, np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
     boundary_ax.contourf(gx, gy, grid_classes, levels=[-0.5, 0.5, 1.5], cmap=ListedColormap(["#cfe0f3", "#f6d5c4"]))
-    for (points, targets), style in ((test_set, dict(s=10, alpha=0.6)), (train_set, dict(s=22, edgecolors="black"))):
+    points_styles = ((test_set, dict(s=10, alpha=0.6), False), (train_set, dict(s=22, edgecolors="black"), True))
+    for (points, targets), style, in_legend in points_styles:  # one legend entry per class, from the training points
         for label, (meaning, color) in enumerate(CLASSES):
             chosen = np.argmax(targets, axis=1) == label
             boundary_ax.scatter(points[chosen, 0], points[chosen, 1], color=color, linewidths=0.7,
-                                label=f"class {label}: {meaning}" if targets is train_set[1] else None, **style)
+                                label=f"class {label}: {meaning}" if in_legend else None, **style)
     boundary_ax.legend(loc="lower left", fontsize="small", framealpha=0.8)
     boundary_ax.set(title="decision boundary (outlined: training points)", xlabel="x0", ylabel="x1")
 
