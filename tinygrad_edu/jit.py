@@ -754,22 +754,26 @@ def _random_states(generators):
 # --- recording and replaying -------------------------------------------------------------
 
 def _without_dead_calls(calls, args, buffers, seen):
-    """The program without the calls whose results nothing reads (the loss of a step that returns
-    nothing, say): walk it backwards, keeping the memory whose contents a later call or the caller
+    """Drop, in place, the calls whose results nothing reads (the loss of a step that returns nothing,
+    say): walk the program backwards, keeping the memory whose contents a later call or the caller
     sees. Only calls that write nothing but the recording's own buffers can go."""
     live = {id(_root(a)) for a in seen}
-    kept_calls, kept_args = [], []
-    for call, call_args in zip(reversed(calls), reversed(args)):
-        outputs, inputs, overwrites = _effects(call, call_args)
+    dead = bytearray(len(calls))
+    for i in range(len(calls) - 1, -1, -1):
+        outputs, inputs, overwrites = _effects(calls[i], args[i])
         roots = [_root(o) for o in outputs]
         if roots and all(id(r) in buffers and id(r) not in live for r in roots):
+            dead[i] = 1
             continue
         if overwrites:  # the contents before this call no longer matter (unless it reads them too)
             live.difference_update(id(r) for o, r in zip(outputs, roots) if o is r)
         live.update(id(_root(x)) for x in inputs if isinstance(x, np.ndarray))
-        kept_calls.append(call)
-        kept_args.append(call_args)
-    return kept_calls[::-1], kept_args[::-1]
+    kept = 0
+    for i, is_dead in enumerate(dead):  # compact both lists without copying them
+        if not is_dead:
+            calls[kept], args[kept] = calls[i], args[i]
+            kept += 1
+    del calls[kept:], args[kept:]
 
 
 def _effects(call, args):
@@ -904,7 +908,9 @@ def _record(fn, args):
             place.set(original)
     recording = Recording(fn, recorder, arg_slots, list(slots.values()), grads_before, reached,
                           reach.modules, trainings)
-    return recording, recording.finish(result)
+    recording.keep_returns(result)
+    del result  # and with it the step's graph, before finish() needs memory of its own
+    return recording, recording.finish()
 
 
 class _ArraySlot:
@@ -941,12 +947,11 @@ class Recording:
         self.checked = False
         self._settle = (slots, grads_before, reached, trainings)
 
-    def finish(self, result):
+    def finish(self):
         """Settle where every tensor's data and .grad live from now on; return fn's result as new Tensors."""
         slots, grads_before, reached, trainings = self._settle
         del self._settle
         recorder = self.recorder
-        self._keep_returns(result)
         self.inputs, self.data_exits, self.grad_exits = [], [], []
         for slot in slots:
             t = slot.tensor
@@ -977,7 +982,7 @@ class Recording:
         shown = [v for _, v in self.data_exits] + [v for _, _, v in self.grad_exits if v is not None]
         shown += self.returns or []
         seen = shown + [s.raw for s in slots] + [r for r in self.arg_raws if r is not None] + recorder.kept
-        self.calls, self.args = _without_dead_calls(self.calls, self.args, recorder.buffers, seen)
+        _without_dead_calls(self.calls, self.args, recorder.buffers, seen)
         self._update_in_place(shown)
         return self.results()
 
@@ -988,11 +993,13 @@ class Recording:
         exposed = {}  # id(root) -> how many arrays the caller is shown of it
         for array in shown:
             exposed[id(_root(array))] = exposed.get(id(_root(array)), 0) + 1
-        touched = {}  # id(root) -> index of the last call that reads or writes it
+        slots = {id(slot.tensor): slot for slot in self.inputs if slot.leaf is None}
+        candidates = {id(_root(view)) for _, view in self.data_exits} | {id(slot.raw) for slot in slots.values()}
+        touched = {}  # id(root) -> index of the last call that reads or writes it, for the candidates
         for i, call_args in enumerate(self.args):
             for array in _arrays_in(call_args):
-                touched[id(_root(array))] = i
-        slots = {id(slot.tensor): slot for slot in self.inputs if slot.leaf is None}
+                if id(_root(array)) in candidates:
+                    touched[id(_root(array))] = i
         for n, (t, view) in enumerate(self.data_exits):
             slot, end = slots.get(id(t)), _root(view)
             if slot is None or view.shape != end.shape or exposed.get(id(end)) != 1 or id(end) not in touched \
@@ -1018,7 +1025,7 @@ class Recording:
         states, trainings = self.recorded_leaf_state
         return [_state_of(t) for t in self.leaves] == states and [m.training for m in self.modules] == trainings
 
-    def _keep_returns(self, result):
+    def keep_returns(self, result):
         self.single = isinstance(result, Tensor)
         values = (result,) if self.single else result
         if result is not None and not (isinstance(values, tuple) and all(isinstance(v, Tensor) for v in values)):
