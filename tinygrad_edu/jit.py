@@ -19,6 +19,13 @@ recording's input arrays and run the lines again with `out=` into the same array
 so the numbers are those of the eager step, bit for bit, with no graph and no
 allocation. `print(train_step)` shows the program.
 
+Before the first replay the program is tidied, never changing a number: a dying
+array's buffer is reused for a later result (a 100,000-op chain fits in memory),
+calls whose results nothing reads are dropped (the loss, when the step returns
+nothing), a parameter's update is written into the parameter's own buffer, and
+a Python number beside float arrays becomes the 0-d array of their dtype that
+NumPy 2 makes of it anyway (a cheaper call).
+
 What a recording fixes, as `jax.jit` does:
 - Python values read inside the step are frozen at recording: Python numbers,
   branches on shapes, ndarrays reached by closure (pass data that changes as an
