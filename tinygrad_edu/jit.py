@@ -985,12 +985,12 @@ class Recording:
         states = {id(slot.tensor): slot.state for slot in slots}
         self.recorded_leaf_state = [states[id(t)] for t in self.leaves], list(trainings)
         self.arg_raws = [None if s is None else s.raw for s in self.arg_slots]
-        recorder.inputs.clear()
         shown = [v for _, v in self.data_exits] + [v for _, _, v in self.grad_exits if v is not None]
         shown += self.returns or []
         seen = shown + [s.raw for s in slots] + [r for r in self.arg_raws if r is not None] + recorder.kept
         _without_dead_calls(self.calls, self.args, recorder.buffers, seen)
         self._update_in_place(shown)
+        del self.recorder  # its bookkeeping (free buffers, ids) is done with; the program keeps what it needs
         return self.results()
 
     def _update_in_place(self, shown):
