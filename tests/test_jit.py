@@ -426,3 +426,15 @@ def test_a_step_that_returns_a_parameter_from_before_its_update():
             return before, w.detach()
         return step, [w]
     assert_jit_matches_eager(make, [(float64([0.5, 1.5]),)] * 4)
+
+
+def test_a_step_must_return_tensors_and_a_refused_one_leaves_tensors_as_they_were():
+    w = float64([1.0, 2.0], requires_grad=True)
+    original = w.data
+
+    @jit
+    def step(x):
+        return (x * w).sum(), 3.0
+    with pytest.raises(JitError, match="must return a Tensor, a tuple of Tensors or None"):
+        step(float64([1.0, 1.0]))
+    assert w.data is original

@@ -896,6 +896,7 @@ def _record(fn, args):
     try:
         with observe(watcher):
             result = fn(*traced_args)
+        _check_result(fn, result)
         rebound = [place for place, _, stand_in in swapped if place.get() is not stand_in]
         if rebound:
             raise JitError(f"jit: the step replaced the array (or generator) at {rebound[0].describe()} instead of "
@@ -920,6 +921,13 @@ def _record(fn, args):
     return recording, recording.finish()
 
 
+def _check_result(fn, result):
+    values = (result,) if isinstance(result, Tensor) else result
+    if result is not None and not (isinstance(values, tuple) and all(isinstance(v, Tensor) for v in values)):
+        raise JitError(f"jit: {getattr(fn, '__name__', 'the step')} must return a Tensor, a tuple of Tensors or "
+                       f"None, not {type(result).__name__}")
+
+
 class _ArraySlot:
     """An ndarray argument: copied into `raw` on every call."""
 
@@ -929,8 +937,11 @@ class _ArraySlot:
 
 
 def _detach(slots):
-    """After a failed recording, leave each tensor holding a plain copy of what it holds (as eager would)."""
+    """After a failed recording, leave each tensor as eager would have: its own array if the step did
+    not change it, else a plain copy of what the step left in it (and the same for new gradients)."""
     for slot in slots:
+        if slot.tensor.data is slot.handle:
+            slot.tensor.data = slot.original
         for tensor in (slot.tensor, slot.tensor.grad):
             if tensor is not None and isinstance(tensor.data, Traced):
                 tensor.data = np.array(np.ndarray.view(tensor.data, np.ndarray))
@@ -1035,9 +1046,6 @@ class Recording:
     def keep_returns(self, result):
         self.single = isinstance(result, Tensor)
         values = (result,) if self.single else result
-        if result is not None and not (isinstance(values, tuple) and all(isinstance(v, Tensor) for v in values)):
-            raise JitError(f"jit: {self.fn.__name__} must return a Tensor, a tuple of Tensors or None, "
-                           f"not {type(result).__name__}")
         self.returns = None if result is None else [_exposed(v.data, self.recorder) for v in values]
 
     def results(self):
