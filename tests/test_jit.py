@@ -438,3 +438,16 @@ def test_a_step_must_return_tensors_and_a_refused_one_leaves_tensors_as_they_wer
     with pytest.raises(JitError, match="must return a Tensor, a tuple of Tensors or None"):
         step(float64([1.0, 1.0]))
     assert w.data is original
+
+
+def test_a_leaf_the_step_makes_itself_is_part_of_the_step():
+    def make():
+        v = float64([0.5, -1.0])
+
+        def step(x):
+            point = Tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)  # made inside: new every call
+            g, = grad((point * point * x * v).sum(), point)
+            return g
+        return step, []
+    rng = np.random.default_rng(12)
+    assert_jit_matches_eager(make, [(float64(rng.standard_normal(2)),) for _ in range(3)])

@@ -55,6 +55,7 @@ import os
 import sys
 import threading
 import types
+import weakref
 
 import numpy as np
 
@@ -724,12 +725,22 @@ class _Watcher:
         if isinstance(tensor.data, Traced) and not (how in ("numpy", "__array__") and _called_from_library()):
             raise _escape(f"{how}() of a traced Tensor" if how != "__array__" else "np.asarray() of a traced Tensor")
 
+    def __init__(self):
+        self.hidden = {}  # id -> (weak reference, where it was used) of leaves that require grad but were not found
+
     def forward(self, op, out):
         for x in op.inputs:
-            if x.requires_grad and x.op is None and not isinstance(x.data, Traced):
+            if x.requires_grad and x.op is None and not isinstance(x.data, Traced) and id(x) not in self.hidden:
+                self.hidden[id(x)] = (weakref.ref(x), _user_line())
+
+    def check_hidden(self):
+        """Leaves the step made itself are gone with its graph; one still alive is a parameter jit missed."""
+        for ref, line in self.hidden.values():
+            x = ref()
+            if x is not None:
                 raise JitError(f"jit: a parameter of shape {x.shape} that the step reaches neither as an argument "
-                               f"nor by closure, at {_user_line()}; pass it (or its module) as an argument or keep "
-                               f"it in a variable the step names")
+                               f"nor by closure, at {line}; pass it (or its module) as an argument or keep it in "
+                               f"a variable the step names")
 
 
 class _RecordedDraws:
@@ -918,6 +929,11 @@ def _record(fn, args):
                           reach.modules, trainings)
     recording.keep_returns(result)
     del result  # and with it the step's graph, before finish() needs memory of its own
+    try:
+        watcher.check_hidden()
+    except JitError:
+        _detach(slots.values())
+        raise
     return recording, recording.finish()
 
 
