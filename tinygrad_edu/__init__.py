@@ -2,8 +2,11 @@
 from .errors import AnomalyError, GradcheckError, JitError, ShapeError
 from .tensor import Function, Tensor, grad, no_grad, scope
 from . import ops  # noqa: F401  (attaches the ops to Tensor)
+from .indexing import maximum, minimum, where
+from .shapes import cat, stack
 from .gradcheck import check_graph, gradcheck, gradgradcheck
 from .anomaly import detect_anomaly
 
-__all__ = ["Tensor", "Function", "grad", "no_grad", "scope", "gradcheck", "gradgradcheck", "check_graph",
+__all__ = ["Tensor", "Function", "grad", "no_grad", "scope", "where", "maximum", "minimum", "cat", "stack",
+           "gradcheck", "gradgradcheck", "check_graph",
            "detect_anomaly", "ShapeError", "GradcheckError", "AnomalyError", "JitError"]
