@@ -11,8 +11,10 @@ differentiate: their results are bool or int64 Tensors outside the graph.
 """
 import numpy as np
 
+from .context import is_grad_enabled, no_grad
 from .errors import ShapeError
-from .tensor import Function, Tensor, _constant, _state, no_grad, tensor_method
+from .ops import operands
+from .tensor import Function, Tensor, _constant, tensor_method
 
 
 def apply_or_forward(op, *values, **params):
@@ -27,11 +29,6 @@ def apply_without_gradient(op, *values, **params):
     """op's result as data with no gradient (a mask, a position): it is never recorded."""
     with no_grad():
         return op.apply(*values, **params)
-
-
-def _operand(value, like):
-    """A Tensor for an operand; a Python number takes the dtype of the Tensor `like`."""
-    return value if isinstance(value, Tensor) else _constant(value, like)
 
 
 # --- indexing ----------------------------------------------------------------
@@ -115,13 +112,13 @@ def __iter__(self):
 @tensor_method
 def __setitem__(self, index, value):
     """t[index] = value for a tensor outside any graph; the tensor gets a new array with the change."""
-    if self.requires_grad and (not self.is_leaf or _state.grad_enabled):
+    if self.requires_grad and (not self.is_leaf or is_grad_enabled()):
         raise RuntimeError(
             f"setitem: this tensor of shape {self.shape} is part of a graph (it requires grad), so writing "
             f"into it would change what backward differentiates. Build the new values with ops instead "
             f"(where, cat, pad), write into a copy (c = t.detach(); c[index] = value), or, to change a "
             f"parameter, write under no_grad()")
-    if isinstance(value, Tensor) and value.requires_grad and _state.grad_enabled:
+    if isinstance(value, Tensor) and value.requires_grad and is_grad_enabled():
         raise RuntimeError(f"setitem: the value (shape {value.shape}) requires grad, but writing copies its "
                            f"numbers and would drop its gradient; combine tensors with where() or cat() instead, "
                            f"or write value.detach()")
@@ -151,7 +148,7 @@ class Compare(Function):
 def _compare(relation, a, b):
     if not isinstance(b, (Tensor, int, float, np.number, np.bool_, np.ndarray, list, tuple)):
         return NotImplemented  # t == None is False, t < "x" a TypeError, as Python does for unknown types
-    return apply_without_gradient(Compare, a, _operand(b, a), relation=relation)
+    return apply_without_gradient(Compare, *operands(a, b), relation=relation)
 
 
 @tensor_method
@@ -190,11 +187,6 @@ def __ne__(self, other):
     return _compare(np.not_equal, self, other)
 
 
-# Tensors stay hashable by identity (a class that defines __eq__ in its body would lose __hash__),
-# so they can be dict keys and set members as the backward walk uses them.
-Tensor.__hash__ = object.__hash__
-
-
 # --- where, maximum, minimum ---------------------------------------------------------
 
 class Where(Function):
@@ -219,8 +211,9 @@ def where(condition, a, b):
     if condition.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool Tensor or array (a comparison such as x > 0 makes "
                         f"one), got dtype {condition.dtype}")
-    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
-    return Where.apply(condition, _operand(a, like), _operand(b, like))
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = Tensor(a)  # two numbers: float32, as Tensor(number) is
+    return Where.apply(condition, *operands(a, b))
 
 
 class Maximum(Function):
@@ -251,21 +244,16 @@ class Minimum(Maximum):
     derivatives = ("[{a}<{b}] (½ at ties)", "[{b}<{a}] (½ at ties)")
 
 
-def _binary(op, a, b):
-    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
-    return op.apply(_operand(a, like), _operand(b, like))
-
-
 @tensor_method
 def maximum(a, b):
     """The larger of a and b elementwise (Tensors, numbers or arrays, broadcast); ties share the gradient."""
-    return _binary(Maximum, a, b)
+    return Maximum.apply(*operands(a, b))
 
 
 @tensor_method
 def minimum(a, b):
     """The smaller of a and b elementwise (Tensors, numbers or arrays, broadcast); ties share the gradient."""
-    return _binary(Minimum, a, b)
+    return Minimum.apply(*operands(a, b))
 
 
 # --- argmax, argmin ------------------------------------------------------------------

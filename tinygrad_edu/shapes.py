@@ -9,9 +9,9 @@ import math
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import AxisError, ShapeError
 from .ops import Transpose
-from .tensor import Function, Tensor, _normalize_shape, tensor_method
+from .tensor import Function, Tensor, _shape_argument, tensor_method
 
 
 def _axis(axis, ndim, op):
@@ -19,7 +19,7 @@ def _axis(axis, ndim, op):
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
     if not -ndim <= axis < ndim:
-        raise ShapeError(f"{op}: axis {axis} is out of range for {ndim} dimensions")
+        raise AxisError(f"{op}: axis {axis} is out of range for {ndim} dimensions")
     return int(axis) % ndim
 
 
@@ -174,7 +174,7 @@ def flip(self, axis):
 @tensor_method
 def permute(self, *axes):
     """The axes in a new order, a full permutation (negative axes count from the end), as torch.permute."""
-    axes = _normalize_shape(axes)
+    axes = _shape_argument(axes, "permute")
     if len(axes) != self.ndim:
         raise ShapeError(f"permute: {axes} does not name each of the {self.ndim} axes of shape {self.shape} once")
     return Transpose.apply(self, axes=_axes(axes, self.ndim, "permute"))
@@ -183,7 +183,7 @@ def permute(self, *axes):
 @tensor_method
 def expand(self, *shape):
     """The tensor broadcast to shape, as torch.expand: -1 keeps an axis's size; new axes go in front."""
-    shape = _normalize_shape(shape)
+    shape = _shape_argument(shape, "expand")
     new = len(shape) - self.ndim
     if new < 0 or -1 in shape[:new]:
         raise ShapeError(f"expand: shape {shape} does not fit a tensor of shape {self.shape}")
