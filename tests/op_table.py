@@ -190,6 +190,21 @@ def expand_operands(draw):
     return (draw(arrays(shape)),), {"shape": draw(st.sampled_from([(), (2,)])) + target}
 
 
+@st.composite
+def var_operands(draw, min_count):
+    """A reduction's operands plus a correction that leaves n - correction > 0, where n counts the
+    elements reduced together and is at least min_count; elements distinct, so no variance is 0."""
+    (x,), params = draw(reduction(DISTINCT, unique=True).filter(lambda drawn: _count(*drawn) >= min_count))
+    correction = draw(st.sampled_from([0, 1] if _count((x,), params) > 1 else [0]))
+    return (x,), {**params, "correction": correction}
+
+
+def _count(arrays, params):
+    x, axis = arrays[0], params["axis"]
+    axes = range(x.ndim) if axis is None else (axis,) if isinstance(axis, int) else axis
+    return int(np.prod([x.shape[a] for a in axes]))
+
+
 @dataclass(frozen=True)
 class Op:
     name: str
@@ -227,6 +242,25 @@ OPS = [
     Op("broadcast_to", lambda x, shape: x.broadcast_to(shape), broadcast_operands()),
     Op("softmax", lambda x, axis: x.softmax(axis), with_axis()),
     Op("log_softmax", lambda x, axis: x.log_softmax(axis), with_axis()),
+    Op("pow_tensor", lambda a, b: a ** b, binary(left=POSITIVE)),
+    Op("rpow", lambda x: 2 ** x, unary()),
+    Op("sin", lambda x: x.sin(), unary()),
+    Op("cos", lambda x: x.cos(), unary()),
+    Op("log1p", lambda x: x.log1p(), unary(st.floats(-0.7, 3))),
+    Op("expm1", lambda x: x.expm1(), unary()),
+    Op("leaky_relu", lambda x, negative_slope: x.leaky_relu(negative_slope), unary(away_from(0), negative_slope=0.1)),
+    Op("elu", lambda x, alpha: x.elu(alpha), unary(away_from(0), alpha=1.5)),
+    Op("silu", lambda x: x.silu(), unary()),
+    Op("gelu", lambda x: x.gelu(), unary()),
+    Op("softplus", lambda x: x.softplus(), unary()),
+    Op("logsigmoid", lambda x: x.logsigmoid(), unary()),
+    Op("min", lambda x, axis, keepdims: x.min(axis, keepdims), reduction(DISTINCT, unique=True)),
+    Op("var", lambda x, axis, keepdims, correction: x.var(axis, keepdims, correction), var_operands(min_count=1)),
+    Op("std", lambda x, axis, keepdims, correction: x.std(axis, keepdims, correction), var_operands(min_count=2)),
+    Op("logsumexp", lambda x, axis, keepdims: x.logsumexp(axis, keepdims), reduction()),
+    Op("cumsum", lambda x, axis: x.cumsum(axis), with_axis()),
+    # To long double and back: both casts run, and finite differences lose nothing on the way.
+    Op("astype", lambda x: x.astype(np.longdouble).astype(x.dtype), unary()),
     Op("getitem", lambda x, index: x[index], index_operands()),
     Op("where", lambda a, b, condition: where(condition, a, b), where_operands()),
     Op("maximum", lambda a, b: maximum(a, b), apart()),

@@ -11,24 +11,10 @@ differentiate: their results are bool or int64 Tensors outside the graph.
 """
 import numpy as np
 
-from .context import is_grad_enabled, no_grad
+from .context import is_grad_enabled
 from .errors import ShapeError
-from .ops import operands
-from .tensor import Function, Tensor, _constant, tensor_method
-
-
-def apply_or_forward(op, *values, **params):
-    """op on values inside a backward: op.apply when some value is a Tensor (a create_graph
-    backward, whose result must be differentiable again), else op.forward's plain NumPy."""
-    if any(isinstance(v, Tensor) for v in values):
-        return op.apply(*values, **params)
-    return op.forward(op(), *values, **params)
-
-
-def apply_without_gradient(op, *values, **params):
-    """op's result as data with no gradient (a mask, a position): it is never recorded."""
-    with no_grad():
-        return op.apply(*values, **params)
+from .ops import apply_or_forward, apply_without_gradient, operands
+from .tensor import Function, Tensor, tensor_method
 
 
 # --- indexing ----------------------------------------------------------------
