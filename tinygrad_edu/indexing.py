@@ -19,16 +19,16 @@ from .tensor import Function, Tensor, tensor_method
 
 # --- indexing ----------------------------------------------------------------
 
-def normalized_index(index):
+def normalized_index(index, op):
     """index as the tuple NumPy reads, with lists and Tensors turned into integer or bool arrays.
 
     Arrays are copied, so a caller who changes theirs later changes nothing the graph keeps.
     """
     parts = index if isinstance(index, tuple) else (index,)
-    return tuple(_index_part(part) for part in parts)
+    return tuple(_index_part(part, op) for part in parts)
 
 
-def _index_part(part):
+def _index_part(part, op):
     if part is None or part is Ellipsis or isinstance(part, (slice, bool, np.bool_)):
         return part
     if isinstance(part, (int, np.integer)):
@@ -37,7 +37,7 @@ def _index_part(part):
     if array.dtype.kind not in "iub":
         if array.size == 0 and not isinstance(part, (Tensor, np.ndarray)):
             return array.astype(np.intp)  # t[[]] picks nothing, as NumPy reads an empty list
-        raise IndexError(f"getitem: indices must be integers, slices, None, ..., or integer or bool arrays "
+        raise IndexError(f"{op}: indices must be integers, slices, None, ..., or integer or bool arrays "
                          f"(or Tensors); got {type(part).__name__} of dtype {array.dtype}")
     array.flags.writeable = False
     return array
@@ -86,7 +86,7 @@ class ScatterAdd(Function):
 @tensor_method
 def __getitem__(self, index):
     """t[index] as NumPy reads it: ints, slices, None, ..., integer or bool arrays, lists or Tensors."""
-    return GetItem.apply(self, index=normalized_index(index))
+    return GetItem.apply(self, index=normalized_index(index, "getitem"))
 
 
 @tensor_method
@@ -108,7 +108,7 @@ def __setitem__(self, index, value):
         raise RuntimeError(f"setitem: the value (shape {value.shape}) requires grad, but writing copies its "
                            f"numbers and would drop its gradient; combine tensors with where() or cat() instead, "
                            f"or write value.detach()")
-    index = normalized_index(index)
+    index = normalized_index(index, "setitem")
     data = np.array(self.data)  # copy on write: an array a graph saved never changes
     try:
         data[index] = value.data if isinstance(value, Tensor) else value

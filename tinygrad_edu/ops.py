@@ -198,6 +198,7 @@ class Pow(Function):
 
 
 class Power(Function):
+    ufunc = np.power
     derivatives = ("{b}·{a}^({b}-1)", "{out}·ln {a}")
 
     @staticmethod
