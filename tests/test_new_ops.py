@@ -226,6 +226,7 @@ def test_maximum_and_minimum_as_methods_with_numbers():
     np.testing.assert_array_equal(x.maximum(0).data, [0, 2])
     np.testing.assert_array_equal(x.minimum(0.5).data, [-1, 0.5])
     assert x.maximum(0).dtype == np.float32
+    np.testing.assert_array_equal(maximum([1.0, 5.0], 2.0).data, [2, 5])
 
 
 # --- argmax, argmin -------------------------------------------------------------

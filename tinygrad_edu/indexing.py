@@ -176,7 +176,7 @@ def __ne__(self, other):
 # --- where, maximum, minimum ---------------------------------------------------------
 
 class Where(Function):
-    derivatives = ("0", "[{condition}]", "[not {condition}]")
+    derivatives = ("0", "[{x}]", "[not {x}]")  # {x} is the first input, the condition
 
     @staticmethod
     def forward(ctx, condition, a, b):
@@ -197,9 +197,12 @@ def where(condition, a, b):
     if condition.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool Tensor or array (a comparison such as x > 0 makes "
                         f"one), got dtype {condition.dtype}")
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = Tensor(a)  # two numbers: float32, as Tensor(number) is
-    return Where.apply(condition, *operands(a, b))
+    return Where.apply(condition, *_operands(a, b))
+
+
+def _operands(a, b):
+    """operands(a, b), also when neither is a Tensor (then they follow Tensor()'s rules)."""
+    return operands(a if isinstance(a, Tensor) or isinstance(b, Tensor) else Tensor(a), b)
 
 
 class Maximum(Function):
@@ -233,13 +236,13 @@ class Minimum(Maximum):
 @tensor_method
 def maximum(a, b):
     """The larger of a and b elementwise (Tensors, numbers or arrays, broadcast); ties share the gradient."""
-    return Maximum.apply(*operands(a, b))
+    return Maximum.apply(*_operands(a, b))
 
 
 @tensor_method
 def minimum(a, b):
     """The smaller of a and b elementwise (Tensors, numbers or arrays, broadcast); ties share the gradient."""
-    return Minimum.apply(*operands(a, b))
+    return Minimum.apply(*_operands(a, b))
 
 
 # --- argmax, argmin ------------------------------------------------------------------
@@ -252,7 +255,7 @@ class ArgMax(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         if axis is not None and not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"{type(ctx).__name__.lower()}: axis must be an int or None, got {axis!r}")
+            raise TypeError(f"{ctx.name.lower()}: axis must be an int or None, got {axis!r}")
         return type(ctx).find(x, axis=axis, keepdims=keepdims).astype(np.int64)
 
 
