@@ -27,7 +27,6 @@ def operands(a, b):
     return a, b
 
 
-
 def apply_or_forward(op, *values, **params):
     """op on values inside a backward: op.apply when some value is a Tensor (a create_graph
     backward, whose result must be differentiable again), else op.forward's plain NumPy."""
@@ -499,7 +498,6 @@ def clip(self, low=None, high=None):
     if low is None and high is None:
         raise ValueError("clip: give low, high or both")
     return Clip.apply(self, low=low, high=high)
-
 
 
 class Sin(Function):
