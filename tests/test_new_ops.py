@@ -160,7 +160,8 @@ def test_comparisons_are_elementwise_bool_tensors_without_gradient(name, referen
     for other in (Tensor(b, dtype=np.float64), b, 2.0, 2):
         out = getattr(x, name)(other)
         assert out.dtype == np.bool_ and not out.requires_grad and out.op is None
-        np.testing.assert_array_equal(out.data, reference(a, np.asarray(other.data if isinstance(other, Tensor) else other)))
+        expected = reference(a, other.data if isinstance(other, Tensor) else np.asarray(other))
+        np.testing.assert_array_equal(out.data, expected)
 
 
 def test_reflected_comparisons_and_unknown_operands():
@@ -239,7 +240,8 @@ def test_argmax_and_argmin_match_numpy(name):
         out = getattr(x, name)(axis=axis, keepdims=keepdims)
         assert out.dtype == np.int64 and not out.requires_grad
         np.testing.assert_array_equal(out.data, getattr(np, name)(values, axis=axis, keepdims=keepdims))
-    np.testing.assert_array_equal(getattr(x, name)(axis=1).data[[0, 2]], [1 if name == "argmax" else 0, 0])  # ties: first
+    first_at_ties = [1 if name == "argmax" else 0, 0]
+    np.testing.assert_array_equal(getattr(x, name)(axis=1).data[[0, 2]], first_at_ties)
     assert getattr(x, name)(axis=1).data[1] == 1  # NaN is picked, as in NumPy and PyTorch
 
 
@@ -337,7 +339,8 @@ def test_min_of_empty_is_an_error():
         Tensor(np.zeros((0, 2))).min()
 
 
-@pytest.mark.parametrize("axis, keepdims, correction", [(None, False, 1), (0, False, 0), (-1, True, 1), ((0, 1), False, 2)])
+@pytest.mark.parametrize("axis, keepdims, correction",
+                         [(None, False, 1), (0, False, 0), (-1, True, 1), ((0, 1), False, 2)])
 def test_var_and_std_match_numpy(axis, keepdims, correction):
     values = np.random.default_rng(1).standard_normal((3, 4))
     x = leaf(values)
@@ -362,7 +365,8 @@ def test_logsumexp_is_stable_and_its_gradient_is_softmax():
     np.testing.assert_allclose(x.logsumexp(axis=1).data, [1000 + np.log(2), np.log1p(np.exp(-1000.0))])
     np.testing.assert_allclose(x.logsumexp(axis=-1, keepdims=True).shape, (2, 1))
     np.testing.assert_allclose(gradient_of(lambda t: t.logsumexp(axis=1), x), [[0.5, 0.5], [0, 1]])
-    np.testing.assert_allclose(Tensor([1.0, 2.0, 3.0]).logsumexp().data, np.log(np.exp([1.0, 2.0, 3.0]).sum()), rtol=1e-6)
+    np.testing.assert_allclose(Tensor([1.0, 2.0, 3.0]).logsumexp().data, np.log(np.exp([1.0, 2.0, 3.0]).sum()),
+                               rtol=1e-6)
 
 
 def test_logsumexp_of_infinities_and_of_nothing():
