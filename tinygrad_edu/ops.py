@@ -850,7 +850,7 @@ class LogSumExp(Function):
         shift = np.where(np.isfinite(shift), shift, 0)
         with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer for all -inf or empty
             out = np.log(np.exp(x - shift).sum(axis=axes, keepdims=True)) + shift
-        out = out if keepdims else out.reshape(np.sum(x, axis=axes).shape)
+        out = out if keepdims else np.squeeze(out, axis=axes)
         ctx.save_for_backward(x, out)
         return out
 
