@@ -314,6 +314,12 @@ def test_tensor_exponents():
         np.testing.assert_allclose(out.data, [2, 4])
     np.testing.assert_allclose(gradient_of(lambda t: 2 ** t, x), [2 * np.log(2), 4 * np.log(2)])
     np.testing.assert_allclose((x ** np.array([2.0, 3.0])).data, [1, 8])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zero = leaf([0.0])
+        exponent = leaf([0.0])
+        (zero ** exponent).backward(np.ones(1))  # 0⁰ = 1, flat both ways as in PyTorch
+        assert zero.grad.data[0] == 0 and exponent.grad.data[0] == 0
 
 
 # --- reductions ------------------------------------------------------------------

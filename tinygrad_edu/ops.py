@@ -204,15 +204,17 @@ class Power(Function):
     @staticmethod
     def forward(ctx, a, b):
         out = a ** b
-        # Where a is 0, ln a is -inf but a^b does not move with b (for b > 0): that slope is 0, as in PyTorch.
-        ctx.save_for_backward(a, b, out, a == 0)
+        ctx.save_for_backward(a, b, out, a == 0, b == 0)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        a, b, out, zero = ctx.saved_tensors
+        a, b, out, zero_base, zero_exponent = ctx.saved_tensors
         wanted = ctx.needs_input_grad
-        return (g * b * a ** (b - 1) if wanted[0] else None), (g * out * np.log(a + zero) if wanted[1] else None)
+        # Two slopes are 0 where a formula would give 0·inf, as in PyTorch: in a where b is 0
+        # (a^(b-1) becomes a^0), and in b where a is 0 (ln a becomes ln 1).
+        grad_a = g * b * a ** (b - 1 + zero_exponent) if wanted[0] else None
+        return grad_a, (g * out * np.log(a + zero_base) if wanted[1] else None)
 
 
 @tensor_method
