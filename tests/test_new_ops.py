@@ -405,6 +405,8 @@ def test_cat_joins_and_splits_the_gradient():
     np.testing.assert_array_equal(a.grad.data, [[0], [4]])
     np.testing.assert_array_equal(b.grad.data, [[1, 2, 3], [5, 6, 7]])
     np.testing.assert_array_equal(cat([Tensor([1.0]), np.array([2.0, 3.0]), Tensor(np.zeros(0))]).data, [1, 2, 3])
+    assert cat([Tensor([1], dtype=np.int64), Tensor([0.5])]).dtype == np.float32  # as PyTorch, not NumPy's float64
+    assert stack([Tensor([1], dtype=np.int64), Tensor([2], dtype=np.int64)]).dtype == np.int64
 
 
 def test_cat_and_stack_errors():
