@@ -760,6 +760,11 @@ def _remember_reduction(ctx, x, axis, keepdims, op):
     return axes
 
 
+def _reduced_count(x, axes):
+    """How many elements of x each result of a reduction over axes takes in."""
+    return x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+
+
 def _spread(ctx, g):
     """The reduced gradient g, broadcast back over the reduced axes (adding zeros works on Tensors too)."""
     if ctx.kept_shape is not None:
@@ -785,7 +790,7 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         axes = _remember_reduction(ctx, x, axis, keepdims, "mean")
-        ctx.count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+        ctx.count = _reduced_count(x, axes)
         return x.mean(axis=axes, keepdims=keepdims)
 
     @staticmethod
@@ -829,8 +834,7 @@ class Var(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False, correction=1):
         ctx.axes = axes = _remember_reduction(ctx, x, axis, keepdims, "var")
-        count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
-        ctx.divisor = count - correction  # 0 or less gives inf or NaN, as NumPy and PyTorch do
+        ctx.divisor = _reduced_count(x, axes) - correction  # 0 or less gives inf or NaN, as NumPy and PyTorch do
         ctx.save_for_backward(x)
         centered = x - x.mean(axis=axes, keepdims=True)
         return (centered * centered).sum(axis=axes, keepdims=keepdims) / ctx.divisor
