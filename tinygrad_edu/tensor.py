@@ -107,7 +107,11 @@ class Tensor:
 
     @data.setter
     def data(self, array):
-        self._data = _as_array(array, None if not isinstance(array, np.ndarray) else array.dtype)
+        """Replace the values. An ndarray that owns its memory is handed over: it becomes read-only
+        (yours too), so no copy is made; a view or anything else is copied."""
+        if isinstance(array, np.ndarray) and array.base is None:
+            array.setflags(write=False)
+        self._data = _as_array(array, array.dtype if isinstance(array, np.ndarray) else None)
 
     # --- factories ------------------------------------------------------------
     @classmethod
@@ -337,7 +341,7 @@ class Function:
             data = cls.forward(op, *[x._data for x in inputs], **params)
         except ShapeError:
             raise
-        except ValueError as error:  # NumPy's broadcast, matmul and reshape complaints
+        except (ValueError, OverflowError) as error:  # NumPy's broadcast, reshape and size complaints
             shapes = " and ".join(str(x.shape) for x in op.inputs)
             raise ShapeError(f"{op.name}: operands of shape {shapes} don't fit: {error}") from None
         array = _locked(data)
