@@ -1,7 +1,8 @@
 """Every built-in op: forward and backward side by side, and the Tensor method that calls it.
 
-Each backward is written with operators, NumPy ufuncs, `.sum`, `.reshape` and
-`.transpose` only, so the same code runs on ndarrays (a plain backward) and on
+Each backward is written with operators, NumPy ufuncs, `.sum`, `.reshape`,
+`.transpose`, indexing and `apply_or_forward` (for an op NumPy has no ufunc for,
+such as sigmoid) only, so the same code runs on ndarrays (a plain backward) and on
 Tensors (under create_graph). Broadcasting is undone for every op in one place
 (tensor.unbroadcast), so no op handles it itself. Each `derivatives` entry is the
 local derivative for one input, as drawings label it.
