@@ -69,7 +69,7 @@ def training(engine, loss_of, constants, params, lr=None, extra=()):
         backward()
         for p in params:
             if lr is not None:
-                p.data -= lr * p.grad.data
+                p.data = p.data - lr * p.grad.data
             p.grad = None
     return step, gradients
 

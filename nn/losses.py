@@ -49,8 +49,17 @@ def cross_entropy(logits, labels, reduction="mean"):
     finite for any logits.
     """
     targets = _class_targets(logits, labels)
-    per_row = -(logits.log_softmax(axis=-1) * targets).sum(axis=-1)
+    # -Σ t·log_softmax(x) = logsumexp(x)·Σt - Σ t·x. Written this way no -inf log-probability
+    # is ever multiplied by a zero target (which is NaN), so logits at the float limits stay finite.
+    per_row = _logsumexp(logits) * targets.sum(axis=-1) - (logits * targets).sum(axis=-1)
     return _reduce(per_row, reduction, "cross_entropy")
+
+
+def _logsumexp(x):
+    """log Σ e^x over the last axis, shifted by the max so exp never overflows. The shift is
+    detached: the true derivative of logsumexp does not depend on it."""
+    shift = x.max(axis=-1, keepdims=True).detach()
+    return (x - shift).exp().sum(axis=-1).log() + shift.reshape(shift.shape[:-1])
 
 
 def _class_targets(logits, labels):

@@ -73,7 +73,7 @@ class Module:
         if problems:
             raise ValueError(f"load_state_dict into {self.label()}: " + "; ".join(problems))
         for name, p in params.items():
-            p.data[...] = arrays[name]
+            p.data = arrays[name].astype(p.dtype)
 
     def __repr__(self):
         children = [f"  ({name}): " + repr(m).replace("\n", "\n  ")

@@ -51,7 +51,7 @@ class SGD(Optimizer):
             velocity = state.get("velocity")
             # The first step starts the velocity at the gradient itself, as PyTorch does.
             state["velocity"] = grad = grad.copy() if velocity is None else self.momentum * velocity + grad
-        p.data -= self.lr * grad
+        p.data = p.data - self.lr * grad
 
 
 class Adam(Optimizer):
@@ -67,18 +67,18 @@ class Adam(Optimizer):
         m = state["m"] = beta1 * state.get("m", 0) + (1 - beta1) * grad
         v = state["v"] = beta2 * state.get("v", 0) + (1 - beta2) * grad * grad
         # Early moments are biased towards their zero start; dividing by 1 - beta^t undoes that.
-        p.data -= self.lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + self.eps)
+        p.data = p.data - self.lr * (m / (1 - beta1 ** t)) / (np.sqrt(v / (1 - beta2 ** t)) + self.eps)
 
 
 @no_grad()
 def clip_grad_norm(params, max_norm):
     """Scale all gradients together so their joint L2 norm is at most max_norm; return the norm before."""
-    grads = [p.grad.data for p in params if p.grad is not None]
-    norm = float(np.sqrt(sum(np.sum(g.astype(np.float64) ** 2) for g in grads)))
+    params = [p for p in params if p.grad is not None]
+    norm = float(np.sqrt(sum(np.sum(p.grad.data.astype(np.float64) ** 2) for p in params)))
     if norm > max_norm:
         scale = max_norm / (norm + 1e-6)  # the 1e-6 as PyTorch: never divide by a zero norm
-        for g in grads:
-            g *= scale
+        for p in params:
+            p.grad.data = p.grad.data * scale
     return norm
 
 

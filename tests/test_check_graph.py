@@ -51,7 +51,7 @@ def planted_line():
 def test_points_at_the_planted_op_and_the_line_that_made_it():
     with detect_anomaly(check_nan=False):
         loss = network_loss(TripleWithWrongBackward)
-    ops = [t for t in backward_order([loss]) if t._ctx is not None]
+    ops = [t for t in backward_order([loss]) if t.op is not None]
     assert len(ops) >= 20
     with pytest.raises(GradcheckError) as caught:
         check_graph(loss)
@@ -64,7 +64,7 @@ def test_points_at_the_planted_op_and_the_line_that_made_it():
 
 def test_a_right_graph_checks_out_kinks_and_all():
     loss = network_loss(Triple)
-    seen = [(t._ctx.name, t._ctx.inputs[0].data) for t in backward_order([loss]) if t._ctx is not None]
+    seen = [(t.op.name, t.op.inputs[0].data) for t in backward_order([loss]) if t.op is not None]
     assert any(name == "Relu" and (data == 0).any() for name, data in seen)  # the first relu made zeros
     assert any(name == "Max" and ((data == 1).sum(axis=1) > 1).any() for name, data in seen)  # clip made ties
     assert check_graph(loss) is True

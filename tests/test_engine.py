@@ -107,7 +107,7 @@ class _KeepsAScratchArray(Function):
 def test_saved_arrays_are_released_after_backward():
     x = Tensor([1.0, 2.0], requires_grad=True)
     y = _KeepsAScratchArray.apply(x)
-    saved = weakref.ref(y._ctx.saved_tensors[0])
+    saved = weakref.ref(y.op.saved_tensors[0])
     y.sum().backward()
     gc.collect()
     assert saved() is None
@@ -133,14 +133,14 @@ def test_retain_graph_keeps_the_graph_for_another_backward():
 def test_the_whole_graph_is_freed_when_the_result_goes():
     x = Tensor(np.ones(3), requires_grad=True)
     loss = (x.sigmoid() * 2).sum()
-    node = weakref.ref(loss._ctx)
+    node = weakref.ref(loss.op)
     loss.backward()
     del loss
     assert node() is None  # no reference cycles: plain reference counting frees it
 
 
 class _RecordsItsGradient(Function):
-    """Identity whose backward makes a fresh gradient and keeps only a weak reference to it."""
+    """Identity whose backward makes a fresh gradient and keeps a reference to it."""
     made = None
 
     @staticmethod
@@ -150,7 +150,7 @@ class _RecordsItsGradient(Function):
     @staticmethod
     def backward(ctx, g):
         fresh = g * 1.0
-        _RecordsItsGradient.made = weakref.ref(fresh)
+        _RecordsItsGradient.made = fresh
         return fresh
 
 
@@ -167,13 +167,13 @@ class _ReturnsAnArrayItKeeps(Function):
         return _ReturnsAnArrayItKeeps.kept
 
 
-def test_a_fresh_gradient_becomes_the_leafs_grad_without_a_copy():
+def test_a_leafs_grad_is_its_own_array_not_the_one_an_op_returned():
     x = Tensor(np.ones(3), requires_grad=True)
     _RecordsItsGradient.apply(x).backward(np.full(3, 2.0))
-    assert x.grad.data is _RecordsItsGradient.made()  # no copy of a gradient nothing else holds
+    assert not np.shares_memory(x.grad.data, _RecordsItsGradient.made)
     x.grad = None
     (g,) = grad(_RecordsItsGradient.apply(x), x, grad_outputs=np.full(3, 2.0))
-    assert g.data is _RecordsItsGradient.made()
+    assert not np.shares_memory(g.data, _RecordsItsGradient.made)
 
 
 def test_a_gradient_shared_with_anything_else_is_copied_before_a_leaf_keeps_it():
@@ -295,7 +295,7 @@ def test_operands_mix_tensors_scalars_and_arrays_on_either_side():
 def test_numpy_ufuncs_on_tensors_run_as_ops():
     x = Tensor([0.5, 1.0], requires_grad=True, dtype=np.float64)
     y = np.tanh(np.exp(x) * 2)
-    assert isinstance(y, Tensor) and y._ctx.name == "Tanh"
+    assert isinstance(y, Tensor) and y.op.name == "Tanh"
     assert gradcheck(lambda t: np.sqrt(np.square(np.tanh(t)) + 1), [x])
     assert not np.greater(x, 0.7).requires_grad
     with pytest.raises(TypeError, match="np.sin has no gradient"):
@@ -349,8 +349,10 @@ def test_constructor_dtype_rules():
 def test_constructor_copies_so_training_never_changes_the_users_array():
     source = np.ones(3)
     t = Tensor(source)
-    t.data += 1
+    t.data = t.data + 1
     np.testing.assert_array_equal(source, np.ones(3))
+    source[0] = 5
+    np.testing.assert_array_equal(t.data, [2, 2, 2])
 
 
 def test_attributes_and_conversions():
@@ -385,7 +387,7 @@ def test_shape_errors_name_the_op_and_both_shapes():
     a, b = Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5)))
     with pytest.raises(ShapeError, match=r"Add: .*\(2, 3\) and \(4, 5\)"):
         a + b
-    with pytest.raises(ShapeError, match=r"Matmul: .*\(2, 3\) and \(4, 5\)"):
+    with pytest.raises(ShapeError, match=r"matmul: \(2, 3\) @ \(4, 5\): the last axis of the left \(3\)"):
         a @ b
     with pytest.raises(ShapeError, match="Reshape"):
         a.reshape(4, 2)

@@ -30,7 +30,7 @@ def scoped_mlp():
 def test_recorded_trace_follows_the_engines_backward_order():
     for loss in (article_network()["loss"], scoped_mlp()):
         traced = [out for out, _, _ in viz.record_backward(loss)]
-        assert [id(t) for t in traced] == [id(t) for t in backward_order([loss]) if t._ctx is not None]
+        assert [id(t) for t in traced] == [id(t) for t in backward_order([loss]) if t.op is not None]
 
 
 def test_recording_leaves_grads_alone_and_the_graph_reusable():
@@ -47,11 +47,11 @@ def test_page_values_and_gradients_equal_the_engines():
     loss.backward()
     order = viz._walk(loss)
     forward = [s for s in data["steps"] if s["phase"] == "forward"]
-    assert [s["node"] for s in forward] == [i for i, t in enumerate(order) if t._ctx is not None]
+    assert [s["node"] for s in forward] == [i for i, t in enumerate(order) if t.op is not None]
     for step in forward:
         assert step["blocks"][0]["rows"] == viz.number_rows(order[step["node"]].data, 8)
     gradients = {s["tensor"]: s["blocks"][0]["rows"] for s in data["steps"] if s.get("kind") == "gradient"}
-    leaves = {t.name: t for t in order if t.requires_grad and t._ctx is None}
+    leaves = {t.name: t for t in order if t.requires_grad and t.op is None}
     assert gradients == {name: viz.number_rows(t.grad.data, 8) for name, t in leaves.items()}
 
 

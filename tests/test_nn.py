@@ -73,10 +73,10 @@ def test_sequential_rejects_what_is_not_a_module():
 def test_call_labels_ops_with_nested_module_scopes():
     model = nn.MLP([2, 3, 2])
     out = model(Tensor(random(4, 2)))
-    assert out._ctx.scope == "MLP/Linear(3→2)"
-    assert out._ctx.inputs[0]._ctx.inputs[0]._ctx.scope == "MLP/Sigmoid"
+    assert out.op.scope == "MLP/Linear(3→2)"
+    assert out.op.inputs[0].op.inputs[0].op.scope == "MLP/Sigmoid"
     outside = out.sum()
-    assert outside._ctx.scope is None
+    assert outside.op.scope is None
 
 
 def test_zero_grad_clears_every_parameter():
@@ -110,7 +110,7 @@ def test_state_dict_is_a_snapshot_and_load_state_dict_writes_in_place():
     model = nn.MLP([2, 3, 2], seed=0)
     state = model.state_dict()
     weight = model[0].weight
-    weight.data += 1
+    weight.data = weight.data + 1
     assert not np.array_equal(state["0.weight"], weight.data)
     model.load_state_dict(state)
     assert model[0].weight is weight and np.array_equal(weight.data, state["0.weight"])

@@ -51,5 +51,5 @@ def test_no_grad_records_nothing_and_computes_the_same(op, data):
     recorded = op.fn(*[Tensor(a, requires_grad=True, dtype=np.float64) for a in arrays], **params)
     with no_grad():
         plain = op.fn(*[Tensor(a, dtype=np.float64) for a in arrays], **params)
-    assert plain._ctx is None and not plain.requires_grad
+    assert plain.op is None and not plain.requires_grad
     np.testing.assert_array_equal(recorded.data, plain.data)

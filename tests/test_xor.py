@@ -42,7 +42,7 @@ def test_without_biases_a_point_and_its_mirror_image_share_a_constant_score_sum(
     """Why the article's network cannot learn XOR completely: d(x) + d(−x) = 2·d(0) for any weights."""
     model = xor.article_network(50, seed=3)
     for p in model.parameters():
-        p.data *= 5  # far from the start, as after long training
+        p.data = p.data * 5  # far from the start, as after long training
     points = np.vstack([INPUTS[:20], -INPUTS[:20], np.zeros((1, 2))])
     with no_grad():
         hidden = model[1](model[0](Tensor(points)))

@@ -1,10 +1,12 @@
 """tinygrad_edu: a small reverse-mode automatic differentiation engine on NumPy."""
-from .errors import AnomalyError, GradcheckError, JitError, ShapeError
-from .tensor import Function, Tensor, grad, no_grad, scope
-from . import ops  # noqa: F401  (attaches the ops to Tensor)
-from . import conv  # noqa: F401  (attaches conv2d and the poolings to Tensor)
+from .errors import AnomalyError, AxisError, GradcheckError, JitError, ShapeError
+from .context import enable_grad, is_grad_enabled, no_grad, observe, scope
+from .tensor import Function, Tensor, backward_order, grad, unbroadcast
+from . import ops  # noqa: F401  (gives Tensor its op methods)
+from . import conv  # noqa: F401  (gives Tensor conv2d and the poolings)
 from .gradcheck import check_graph, gradcheck, gradgradcheck
 from .anomaly import detect_anomaly
 
-__all__ = ["Tensor", "Function", "grad", "no_grad", "scope", "gradcheck", "gradgradcheck", "check_graph",
-           "detect_anomaly", "ShapeError", "GradcheckError", "AnomalyError", "JitError"]
+__all__ = ["Tensor", "Function", "grad", "no_grad", "enable_grad", "is_grad_enabled", "scope", "observe",
+           "backward_order", "unbroadcast", "gradcheck", "gradgradcheck", "check_graph", "detect_anomaly",
+           "ShapeError", "AxisError", "GradcheckError", "AnomalyError", "JitError"]

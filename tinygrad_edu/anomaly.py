@@ -1,32 +1,37 @@
 """detect_anomaly(): stop at the first op that makes NaN or Inf, and say which line made the op.
 
-The engine calls the installed checker from Function.apply and after each op's
-backward only while `_state.anomaly` is set, so a normal run pays one attribute
-test per op and records no stack.
+It is an observer (see tinygrad_edu.observe): the engine tells it of every op's
+forward and backward while it is on, and a normal run pays nothing for it.
 """
-import linecache
-import os
-import sys
+import threading
+import weakref
 
 import numpy as np
 
+from .context import observe, user_line
 from .errors import AnomalyError
-from .gradcheck import _at
-from .tensor import _state
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# The line of user code that made each op recorded under detect_anomaly(), for error
+# messages and check_graph's reports; an entry goes when its op goes.
+origins = weakref.WeakKeyDictionary()
+_paused = threading.local()
 
 
-def _user_line():
-    """'file:line in function: code' of the innermost caller outside tinygrad_edu."""
-    frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-    if frame is None:
-        return "<unknown>"
-    code = frame.f_code
-    source = linecache.getline(code.co_filename, frame.f_lineno).strip()
-    return f"{code.co_filename}:{frame.f_lineno} in {code.co_name}: {source}"
+class paused:
+    """Context manager: no AnomalyError in this thread inside it (check_graph steps inputs
+    off an op's domain on purpose)."""
+
+    def __enter__(self):
+        self._previous = getattr(_paused, "on", False)
+        _paused.on = True
+
+    def __exit__(self, *exc):
+        _paused.on = self._previous
+
+
+def at_index(index):
+    """' at index (1, 2)' for messages; nothing for a 0-d value."""
+    return f" at index {index}" if index else ""
 
 
 def _kinds(array):
@@ -59,47 +64,48 @@ def _inputs_text(inputs):
 
 
 class _Checker:
-    """What the engine calls while anomaly mode is on."""
+    """The observer detect_anomaly installs."""
 
     def __init__(self, check_nan):
         self.check_nan = check_nan
 
-    def check_forward(self, ctx, inputs, out):
-        ctx.origin = _user_line()
-        if not self.check_nan:
+    def forward(self, op, out):
+        origins[op] = user_line()
+        if not self.check_nan or getattr(_paused, "on", False):
             return
+        inputs = op.inputs
         # Blame only an op that makes a kind its inputs lack: inf + 1 passes a leaf's inf along.
         new = _kinds(out.data) - set().union(*[_kinds(x.data) for x in inputs])
         if new:
             index, value = _first_bad(out.data, new)
-            raise AnomalyError(f"{ctx.name} produced {value} in forward{_at(index)} "
-                               f"({_inputs_text(inputs)}).\n  The op was made at {ctx.origin}")
+            raise AnomalyError(f"{op.name} produced {value} in forward{at_index(index)} "
+                               f"({_inputs_text(inputs)}).\n  The op was made at {origins[op]}")
 
-    def check_backward(self, ctx, input_grads):
-        if not self.check_nan:
+    def backward(self, op, out, grad_output, input_grads):
+        if not self.check_nan or getattr(_paused, "on", False):
             return
         for position, g in enumerate(input_grads):
             kinds = set() if g is None else _kinds(g)
             if kinds:
                 index, value = _first_bad(g, kinds)
-                origin = getattr(ctx, "origin", None) or "a line run before detect_anomaly() was on"
-                raise AnomalyError(f"{ctx.name}.backward produced {value} in the gradient for input {position}"
-                                   f"{_at(index)} ({_inputs_text(ctx.inputs)}).\n  The op was made at {origin}")
+                origin = origins.get(op, "a line run before detect_anomaly() was on")
+                raise AnomalyError(f"{op.name}.backward produced {value} in the gradient for input {position}"
+                                   f"{at_index(index)} ({_inputs_text(op.inputs)}).\n  The op was made at {origin}")
 
 
 class detect_anomaly:
     """Context manager: the first NaN or Inf made by an op, forward or backward, raises
     AnomalyError naming the op, its inputs' shapes and the line of user code that made it.
 
-    With check_nan=False it only records that line on each op (as `op.origin`), for
+    With check_nan=False it only records that line for each op (in `origins`), for
     check_graph's reports. Like no_grad, it applies to the current thread."""
 
     def __init__(self, check_nan=True):
-        self.check_nan = check_nan
+        self._observing = observe(_Checker(check_nan))
 
     def __enter__(self):
-        self._previous = _state.anomaly
-        _state.anomaly = _Checker(self.check_nan)
+        self._observing.__enter__()
+        return self
 
     def __exit__(self, *exc):
-        _state.anomaly = self._previous
+        self._observing.__exit__(*exc)

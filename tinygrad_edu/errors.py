@@ -5,6 +5,10 @@ class ShapeError(ValueError):
     """Operands whose shapes don't fit the op; the message names the op and the shapes."""
 
 
+class AxisError(ShapeError, IndexError):
+    """An axis out of range for the tensor's shape (an IndexError too, as NumPy's AxisError)."""
+
+
 class GradcheckError(AssertionError):
     """A reverse-mode gradient disagrees with finite differences."""
 

@@ -21,7 +21,10 @@ when |analytic - numeric| <= atol + rtol·|numeric|, as in np.allclose.
 import numpy as np
 
 from .errors import GradcheckError
-from .tensor import Tensor, _state, backward_order, grad
+from . import anomaly
+from .anomaly import at_index as _at
+from .context import is_grad_enabled
+from .tensor import Tensor, backward_order, grad
 
 
 class Jacobian:
@@ -52,10 +55,6 @@ def _input_label(position, name):
     return f"input {position}" + (f" ({name!r})" if name else "")
 
 
-def _at(index):
-    return f" at index {index}" if index else ""
-
-
 def _as_float64(inputs):
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
     return tuple(Tensor(x.data.astype(np.float64), requires_grad=x.requires_grad, name=x.name)
@@ -78,7 +77,7 @@ def _values(fn, inputs, caller):
 def jacobians(fn, inputs, eps=1e-6, output_labels=None, caller="gradcheck"):
     """Every Jacobian of fn(*inputs), by backward and by differences, in float64: one
     per pair of an output and an input that requires grad."""
-    if not _state.grad_enabled:
+    if not is_grad_enabled():
         raise RuntimeError(f"{caller}: called under no_grad(), where fn records no graph to check")
     inputs = _as_float64(inputs)
     checked = [(position, x) for position, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
@@ -116,16 +115,23 @@ def _stepped_values(fn, inputs, x, at, eps, caller):
     below = [np.zeros(a.shape + x.shape) for a in at]
     with np.errstate(all="ignore"):  # a step may leave fn's domain; the NaN it makes is reported
         for index in np.ndindex(x.shape):
-            original = x.data[index]
-            x.data[index] = original + eps
+            original = x.data
+            x.data = _stepped(original, index, eps)
             up = _values(fn, inputs, caller)
-            x.data[index] = original - eps
+            x.data = _stepped(original, index, -eps)
             down = _values(fn, inputs, caller)
-            x.data[index] = original
+            x.data = original
             for k in range(len(at)):
                 above[k][(Ellipsis,) + index] = up[k]
                 below[k][(Ellipsis,) + index] = down[k]
     return above, below
+
+
+def _stepped(array, index, step):
+    """A copy of array with one element moved by step (tensor arrays are read-only)."""
+    moved = array.copy()
+    moved[index] += step
+    return moved
 
 
 class Mismatch:
@@ -236,12 +242,11 @@ def check_graph(result, eps=1e-6, atol=1e-5, rtol=1e-3):
     kink (relu at 0, a tie in max) are skipped: no gradient is right there. It reruns forward
     from the inputs' data, so it works before or after backward(); ops must be deterministic.
     """
-    if result._ctx is None:
+    if result.op is None:
         raise ValueError("check_graph: the result was not made by an op that records a graph "
                          "(does it require grad?), so there are no ops to check")
-    ops = [t._ctx for t in reversed(backward_order([result])) if t._ctx is not None]
-    previous, _state.anomaly = _state.anomaly, None  # a step may leave an op's domain: expected here
-    try:
+    ops = [t.op for t in reversed(backward_order([result])) if t.op is not None]
+    with anomaly.paused():  # a step may leave an op's domain: expected here
         for number, ctx in enumerate(ops, 1):
             mismatch = worst_mismatch(_local_jacobians(ctx, eps), atol, rtol, skip_kinks=True)
             if mismatch is not None:
@@ -250,8 +255,6 @@ def check_graph(result, eps=1e-6, atol=1e-5, rtol=1e-3):
                                        f"  {mismatch.describe(atol, rtol)}")
                 error.op = ctx
                 raise error
-    finally:
-        _state.anomaly = previous
     return True
 
 
@@ -265,8 +268,8 @@ def _local_jacobians(ctx, eps):
 
 
 def _describe_op(ctx):
-    place = getattr(ctx, "origin", None)
+    place = anomaly.origins.get(ctx)
     where = f"made at {place}" if place else \
         "made at an unknown line (build the graph under detect_anomaly(check_nan=False) to record it)"
-    scope = f" in {ctx.scope}" if getattr(ctx, "scope", None) else ""
+    scope = f" in {ctx.scope}" if ctx.scope else ""
     return f"{ctx.name}{scope}, {where}"

@@ -3,33 +3,27 @@
 Each backward is written with operators, NumPy ufuncs, `.sum`, `.reshape` and
 `.transpose` only, so the same code runs on ndarrays (a plain backward) and on
 Tensors (under create_graph). Broadcasting is undone for every op in one place
-(tensor._unbroadcast), so no op handles it itself. Each `derivatives` entry is the
+(tensor.unbroadcast), so no op handles it itself. Each `derivatives` entry is the
 local derivative for one input, as drawings label it.
 """
 import numpy as np
 
-from .errors import ShapeError
-from .tensor import Function, Tensor, _constant, _normalize_shape, tensor_method
+from .errors import AxisError, ShapeError
+from .tensor import Function, Tensor, _constant, _shape_argument, tensor_method
 
 
-def unary_method(op, *names):
-    """Tensor methods, under each name, that apply op to the tensor."""
-    for name in names:
-        setattr(Tensor, name, lambda self: op.apply(self))
-
-
-def binary_method(op, name, dunder=None):
-    """t.name(other), t ∘ other and other ∘ t for the operator ∘ Python calls __dunder__.
-    A number or array beside a Tensor becomes a constant of the Tensor's dtype."""
-    def method(self, other):
-        return op.apply(self, other if type(other) is Tensor else _constant(other, self))
-
-    def reflected(self, other):
-        return op.apply(other if type(other) is Tensor else _constant(other, self), self)
-
-    setattr(Tensor, name, method)
-    setattr(Tensor, f"__{dunder or name}__", method)
-    setattr(Tensor, f"__r{dunder or name}__", reflected)
+def operands(a, b):
+    """a and b as Tensors for a binary op. A number or array beside a Tensor becomes a
+    constant (see _constant); an integer or bool tensor beside a floating one takes the
+    floating one's dtype, as in PyTorch (NumPy would turn int64 and float32 into float64)."""
+    if not isinstance(a, Tensor):
+        a = _constant(a, b)
+    elif not isinstance(b, Tensor):
+        b = _constant(b, a)
+    if (a.dtype.kind == "f") != (b.dtype.kind == "f"):
+        floating = a.dtype if a.dtype.kind == "f" else b.dtype
+        a, b = (x if x.dtype.kind == "f" else Tensor(x.data, dtype=floating) for x in (a, b))
+    return a, b
 
 
 # --- arithmetic ------------------------------------------------------------
@@ -47,7 +41,18 @@ class Add(Function):
         return g, g
 
 
-binary_method(Add, "add")
+@tensor_method
+def add(self, other):
+    """self + other, with NumPy broadcasting."""
+    return Add.apply(*operands(self, other))
+
+
+@tensor_method
+def __radd__(self, other):
+    return Add.apply(*operands(other, self))
+
+
+Tensor.__add__ = add
 
 
 class Sub(Function):
@@ -63,7 +68,18 @@ class Sub(Function):
         return g, -g if ctx.needs_input_grad[1] else None
 
 
-binary_method(Sub, "sub")
+@tensor_method
+def sub(self, other):
+    """self - other, with NumPy broadcasting."""
+    return Sub.apply(*operands(self, other))
+
+
+@tensor_method
+def __rsub__(self, other):
+    return Sub.apply(*operands(other, self))
+
+
+Tensor.__sub__ = sub
 
 
 class Mul(Function):
@@ -82,7 +98,18 @@ class Mul(Function):
         return (g * b if wanted[0] else None), (g * a if wanted[1] else None)
 
 
-binary_method(Mul, "mul")
+@tensor_method
+def mul(self, other):
+    """self * other, elementwise with NumPy broadcasting."""
+    return Mul.apply(*operands(self, other))
+
+
+@tensor_method
+def __rmul__(self, other):
+    return Mul.apply(*operands(other, self))
+
+
+Tensor.__mul__ = mul
 
 
 class Div(Function):
@@ -102,7 +129,18 @@ class Div(Function):
         return grad_a, -grad_a * out if ctx.needs_input_grad[1] else None
 
 
-binary_method(Div, "div", dunder="truediv")
+@tensor_method
+def div(self, other):
+    """self / other, elementwise with NumPy broadcasting."""
+    return Div.apply(*operands(self, other))
+
+
+@tensor_method
+def __rtruediv__(self, other):
+    return Div.apply(*operands(other, self))
+
+
+Tensor.__truediv__ = div
 
 
 class Neg(Function):
@@ -118,7 +156,13 @@ class Neg(Function):
         return -g
 
 
-unary_method(Neg, "neg", "__neg__")
+@tensor_method
+def neg(self):
+    """-self."""
+    return Neg.apply(self)
+
+
+Tensor.__neg__ = neg
 
 
 class Pow(Function):
@@ -133,19 +177,25 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
+        if ctx.k == 0:  # x⁰ is constant; k·x^(k-1) would be 0·inf = NaN at x = 0
+            return g * 0
         return g * ctx.k * x ** (ctx.k - 1)
 
 
 @tensor_method
-def __pow__(self, k):
-    if not isinstance(k, (int, float, np.number)):
-        raise TypeError(f"pow: the exponent must be a Python or NumPy scalar, got {type(k).__name__}")
+def pow(self, k):
+    """self ** k for a number k."""
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, float, np.number)):
+        raise TypeError(f"pow: the exponent must be a Python or NumPy number, got {type(k).__name__}")
     if k == 2:  # the common case, with a cheaper backward
         return Square.apply(self)
-    return Pow.apply(self, k=k.item() if isinstance(k, np.generic) else k)  # a NumPy scalar would upcast float32
+    k = k.item() if isinstance(k, np.generic) else k  # a NumPy scalar would upcast float32
+    if self.dtype.kind != "f" and not (isinstance(k, int) and k >= 0):  # NumPy refuses int ** negative int
+        return Pow.apply(self.astype(np.result_type(self.dtype, 1.0)), k=k)
+    return Pow.apply(self, k=k)
 
 
-Tensor.pow = Tensor.__pow__
+Tensor.__pow__ = pow
 
 
 class Matmul(Function):
@@ -154,6 +204,12 @@ class Matmul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ShapeError(f"matmul: {a.shape} @ {b.shape}: both operands need an axis (use * for a scalar)")
+        inner = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if a.shape[-1] != inner:
+            raise ShapeError(f"matmul: {a.shape} @ {b.shape}: the last axis of the left ({a.shape[-1]}) must equal "
+                             f"the {'only' if b.ndim == 1 else 'second-to-last'} axis of the right ({inner})")
         ctx.save_for_backward(a, b)
         return a @ b
 
@@ -183,7 +239,18 @@ def _swap_last_axes(x):
     return x.transpose(tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
 
 
-binary_method(Matmul, "matmul")
+@tensor_method
+def matmul(self, other):
+    """Matrix product self @ other, as np.matmul (1-d operands and batches included)."""
+    return Matmul.apply(*operands(self, other))
+
+
+@tensor_method
+def __rmatmul__(self, other):
+    return Matmul.apply(*operands(other, self))
+
+
+Tensor.__matmul__ = matmul
 
 
 # --- elementwise functions -------------------------------------------------
@@ -193,8 +260,11 @@ class Sigmoid(Function):
 
     @staticmethod
     def forward(ctx, x):
-        # exp(-log(1 + e^-x)): no overflow for any x, unlike 1 / (1 + e^-x).
-        out = np.exp(-np.logaddexp(0.0, -x))
+        # One exp, of -|x| so it never overflows: 1/(1+e) for x >= 0 and e/(1+e) below,
+        # which keeps full relative accuracy where sigmoid is tiny (x = -40 gives 4.2e-18)
+        # and costs a third of logaddexp on large arrays.
+        e = np.exp(-np.abs(x))
+        out = np.where(x >= 0, 1, e) / (1 + e)
         ctx.save_for_backward(out)
         return out
 
@@ -204,7 +274,10 @@ class Sigmoid(Function):
         return g * out * (1 - out)
 
 
-unary_method(Sigmoid, "sigmoid")
+@tensor_method
+def sigmoid(self):
+    """1 / (1 + e^-x), elementwise."""
+    return Sigmoid.apply(self)
 
 
 class Tanh(Function):
@@ -223,7 +296,10 @@ class Tanh(Function):
         return g * (1 - out * out)
 
 
-unary_method(Tanh, "tanh")
+@tensor_method
+def tanh(self):
+    """Hyperbolic tangent, elementwise."""
+    return Tanh.apply(self)
 
 
 class Relu(Function):
@@ -240,7 +316,10 @@ class Relu(Function):
         return g * positive
 
 
-unary_method(Relu, "relu")
+@tensor_method
+def relu(self):
+    """max(x, 0), elementwise."""
+    return Relu.apply(self)
 
 
 class Exp(Function):
@@ -259,7 +338,10 @@ class Exp(Function):
         return g * out
 
 
-unary_method(Exp, "exp")
+@tensor_method
+def exp(self):
+    """e^x, elementwise."""
+    return Exp.apply(self)
 
 
 class Log(Function):
@@ -277,7 +359,10 @@ class Log(Function):
         return g / x
 
 
-unary_method(Log, "log")
+@tensor_method
+def log(self):
+    """Natural logarithm, elementwise."""
+    return Log.apply(self)
 
 
 class Square(Function):
@@ -295,7 +380,10 @@ class Square(Function):
         return 2 * x * g
 
 
-unary_method(Square, "square")
+@tensor_method
+def square(self):
+    """x², elementwise."""
+    return Square.apply(self)
 
 
 class Sqrt(Function):
@@ -314,7 +402,10 @@ class Sqrt(Function):
         return g / (2 * out)
 
 
-unary_method(Sqrt, "sqrt")
+@tensor_method
+def sqrt(self):
+    """Square root, elementwise."""
+    return Sqrt.apply(self)
 
 
 class Abs(Function):
@@ -332,7 +423,13 @@ class Abs(Function):
         return g * sign
 
 
-unary_method(Abs, "abs", "__abs__")
+@tensor_method
+def abs(self):
+    """|x|, elementwise."""
+    return Abs.apply(self)
+
+
+Tensor.__abs__ = abs
 
 
 class Clip(Function):
@@ -357,6 +454,7 @@ class Clip(Function):
 
 @tensor_method
 def clip(self, low=None, high=None):
+    """Values limited to [low, high]; either bound may be None."""
     if low is None and high is None:
         raise ValueError("clip: give low, high or both")
     return Clip.apply(self, low=low, high=high)
@@ -365,17 +463,19 @@ def clip(self, low=None, high=None):
 # --- reductions ------------------------------------------------------------
 
 def _reduced_axes(x, axis, op):
-    """axis (an int or a tuple, negatives allowed) as a sorted tuple of axes of x; None stays None."""
+    """axis (an int or a tuple of ints, negatives counting from the end) as a sorted tuple of
+    axes of x; None stays None. Floats, strings and repeated axes are refused, as NumPy does."""
     if axis is None:
         return None
-    axes = (axis,) if np.isscalar(axis) else tuple(axis)
-    try:
-        axes = tuple(sorted({int(a) + x.ndim if int(a) < 0 else int(a) for a in axes}))
-    except (TypeError, ValueError):
-        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}") from None
-    if axes and not (0 <= axes[0] and axes[-1] < x.ndim):
-        raise ShapeError(f"{op}: axis {axis!r} is out of range for a tensor of shape {x.shape}")
-    return axes
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    if any(isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)) for a in axes):
+        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
+    normalized = [int(a) + x.ndim if a < 0 else int(a) for a in axes]
+    if any(not 0 <= a < x.ndim for a in normalized):
+        raise AxisError(f"{op}: axis {axis!r} is out of range for a tensor of shape {x.shape}")
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"{op}: axis {axis!r} names an axis twice")
+    return tuple(sorted(normalized))
 
 
 def _remember_reduction(ctx, x, axis, keepdims, op):
@@ -431,8 +531,9 @@ class Max(Function):
             raise ShapeError(f"max: cannot reduce an empty tensor of shape {x.shape}")
         out = x.max(axis=axes, keepdims=True)
         ctx.kept_shape = out.shape
-        # Ties share the gradient equally, so it is the derivative of the max value.
-        is_max = x == out
+        # Ties share the gradient equally, so it is the derivative of the max value;
+        # a NaN is the max (NumPy propagates it) and takes the gradient, as in PyTorch.
+        is_max = (x == out) | (np.isnan(x) & np.isnan(out))
         ctx.save_for_backward(is_max / is_max.sum(axis=axes, keepdims=True))
         return out if keepdims else np.squeeze(out, axis=axes)
 
@@ -444,16 +545,19 @@ class Max(Function):
 
 @tensor_method
 def sum(self, axis=None, keepdims=False):
+    """Sum over axis (an int, a tuple or None for all)."""
     return Sum.apply(self, axis=axis, keepdims=keepdims)
 
 
 @tensor_method
 def mean(self, axis=None, keepdims=False):
+    """Mean over axis (an int, a tuple or None for all)."""
     return Mean.apply(self, axis=axis, keepdims=keepdims)
 
 
 @tensor_method
 def max(self, axis=None, keepdims=False):
+    """Largest value over axis; ties share the gradient."""
     return Max.apply(self, axis=axis, keepdims=keepdims)
 
 
@@ -501,18 +605,28 @@ class BroadcastTo(Function):
 
 @tensor_method
 def reshape(self, *shape):
-    return Reshape.apply(self, shape=_normalize_shape(shape))
+    """The same values in a new shape (one size may be -1)."""
+    return Reshape.apply(self, shape=_shape_argument(shape, "reshape"))
 
 
 @tensor_method
 def transpose(self, *axes):
-    axes = _normalize_shape(axes) if axes and axes != (None,) else None
+    """Axes permuted (all reversed by default); two axes of a tensor with more than two are swapped."""
+    axes = _shape_argument(axes, "transpose") if axes and axes != (None,) else None
+    if axes is not None and len(axes) == 2 and self.ndim > 2:  # torch.transpose(x, i, j)
+        order = list(range(self.ndim))
+        i, j = (_reduced_axes(self, a, "transpose")[0] for a in axes)
+        order[i], order[j] = order[j], order[i]
+        axes = tuple(order)
+    elif axes is not None and len(axes) == self.ndim:
+        axes = tuple(a + self.ndim if a < 0 else a for a in axes)
     return Transpose.apply(self, axes=axes)
 
 
 @tensor_method
 def broadcast_to(self, *shape):
-    return BroadcastTo.apply(self, shape=_normalize_shape(shape))
+    """The tensor repeated along new or size-1 axes to the given shape, as np.broadcast_to."""
+    return BroadcastTo.apply(self, shape=_shape_argument(shape, "broadcast_to"))
 
 
 # --- softmax ---------------------------------------------------------------
@@ -558,11 +672,13 @@ class LogSoftmax(Function):
 
 @tensor_method
 def softmax(self, axis=-1):
+    """e^x / Σ e^x along axis, computed without overflow."""
     _reduced_axes(self, axis, "softmax")  # a clear error for an axis out of range
     return Softmax.apply(self, axis=axis)
 
 
 @tensor_method
 def log_softmax(self, axis=-1):
+    """log(softmax(x)) along axis, computed without overflow."""
     _reduced_axes(self, axis, "log_softmax")
     return LogSoftmax.apply(self, axis=axis)

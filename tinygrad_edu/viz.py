@@ -20,7 +20,7 @@ from importlib import resources
 import graphviz
 import numpy as np
 
-from . import tensor as engine
+import tinygrad_edu
 
 HIGHLIGHT = "#1f6fd1"   # the article's blue for the path being explained
 FILL = {"parameter": "#dbeafe", "input": "#eeeeee", "result": "#ffffff", "output": "#fde68a"}
@@ -53,8 +53,8 @@ def _walk(root):
             # longer path is still placed after everything it depends on.
             done.add(t)
             stack.append((t, True))
-            if t._ctx is not None:
-                stack.extend((x, False) for x in reversed(t._ctx.inputs) if x not in done)
+            if t.op is not None:
+                stack.extend((x, False) for x in reversed(t.op.inputs) if x not in done)
     return order
 
 
@@ -62,7 +62,7 @@ def _nearest(root, max_nodes):
     """The tensors closest to root (breadth first) whose nodes fit in max_nodes."""
     kept, seen, queue, used = set(), {root}, [root], 0
     for t in queue:  # the queue grows while we walk it
-        inputs = t._ctx.inputs if t._ctx is not None else ()
+        inputs = t.op.inputs if t.op is not None else ()
         used += _node_count(t)
         if used > max_nodes:
             break
@@ -77,29 +77,29 @@ def _nearest(root, max_nodes):
 
 def _node_count(t):
     """The nodes draw() makes for t: its own, its op's, and one per number its op uses."""
-    if t._ctx is None:
+    if t.op is None:
         return 0 if _is_number(t) else 1
-    return 2 + sum(_is_number(x) for x in t._ctx.inputs)
+    return 2 + sum(_is_number(x) for x in t.op.inputs)
 
 
 def display_name(t):
     """How drawings call a tensor: its name, else the op that made it, else its value or 'tensor'."""
     if t.name is not None:
         return t.name
-    if t._ctx is not None:
-        return t._ctx.name.lower()
+    if t.op is not None:
+        return t.op.name.lower()
     return f"{t.data.item():g}" if t.size == 1 else "tensor"
 
 
 def _is_number(t):
     """An unnamed one-element constant, such as the 2 in x / 2."""
-    return t._ctx is None and t.name is None and not t.requires_grad and t.size == 1
+    return t.op is None and t.name is None and not t.requires_grad and t.size == 1
 
 
 def _kind(t, root):
     if t is root:
         return "output"
-    if t._ctx is not None:
+    if t.op is not None:
         return "result"
     return "parameter" if t.requires_grad else "input"
 
@@ -113,7 +113,7 @@ class _Placeholders(dict):
 
 def local_derivative(out, i):
     """The label of the edge from input i of out's op: e.g. 'dh2/dz2 = h2(1-h2)'."""
-    ctx = out._ctx
+    ctx = out.op
     names = [display_name(x) for x in ctx.inputs]
     label = f"d{display_name(out)}/d{names[i]}"
     formulas = type(ctx).derivatives
@@ -203,10 +203,10 @@ def draw(t, show_values=True, show_grads=True, highlight=None, max_nodes=400, di
             style["penwidth"] = "2.5"
         box.node(f"t{i}", label=_tensor_label(x, show_values, show_grads, digits, max_values),
                  tooltip=_plain(display_name(x)), **style)
-        if x._ctx is None:
+        if x.op is None:
             continue
-        box.node(f"op{i}", label=_op_label(x._ctx), shape="ellipse")
-        for position, parent in enumerate(x._ctx.inputs):
+        box.node(f"op{i}", label=_op_label(x.op), shape="ellipse")
+        for position, parent in enumerate(x.op.inputs):
             if parent not in kept:
                 cut.append(f"op{i}")
                 continue
@@ -218,7 +218,7 @@ def draw(t, show_values=True, show_grads=True, highlight=None, max_nodes=400, di
                 label = html.escape(local_derivative(x, position))
                 style = {"color": HIGHLIGHT, "penwidth": "2", "label": f'<<font color="{HIGHLIGHT}">{label}</font>>'}
             edges.append((tail, f"op{i}", style))
-        carries = x in on_path and any(p in on_path for p in x._ctx.inputs)
+        carries = x in on_path and any(p in on_path for p in x.op.inputs)
         edges.append((f"op{i}", f"t{i}", {"color": HIGHLIGHT, "penwidth": "2"} if carries else {}))
     clusters.attach()
     if cut:
@@ -238,7 +238,7 @@ def _tensors(one_or_many):
     """None, a Tensor, or several, as a list."""
     if one_or_many is None:
         return []
-    return [one_or_many] if isinstance(one_or_many, engine.Tensor) else list(one_or_many)
+    return [one_or_many] if isinstance(one_or_many, tinygrad_edu.Tensor) else list(one_or_many)
 
 
 def _paths_to(order, targets):
@@ -249,14 +249,14 @@ def _paths_to(order, targets):
         raise ValueError(f"draw: highlight names tensors that are not in this graph: {names}")
     on_path = set(targets)
     for x in order:  # inputs come first, so one pass suffices
-        if x._ctx is not None and any(p in on_path for p in x._ctx.inputs):
+        if x.op is not None and any(p in on_path for p in x.op.inputs):
             on_path.add(x)
     return on_path
 
 
 def _note_elided(graph, order, kept, cut, max_nodes):
     left_out = [x for x in order if x not in kept]
-    ops = sum(x._ctx is not None for x in left_out)
+    ops = sum(x.op is not None for x in left_out)
     graph.node("elided", shape="note", style="dashed",
                label=f"<{len(left_out)} more tensors and {ops} ops not drawn<br/>"
                      f"(max_nodes={max_nodes}; pass a larger max_nodes or None to see them)>")
@@ -277,19 +277,19 @@ class _Clusters:
         self.graph, self.boxes = graph, {}
         consumer_scopes = {}
         for x in order:
-            if x._ctx is not None:
-                for p in x._ctx.inputs:
-                    consumer_scopes.setdefault(p, set()).add(x._ctx.scope)
+            if x.op is not None:
+                for p in x.op.inputs:
+                    consumer_scopes.setdefault(p, set()).add(x.op.scope)
         self.scope = {}
         for x in order:
-            if x._ctx is not None:
-                self.scope[x] = x._ctx.scope
+            if x.op is not None:
+                self.scope[x] = x.op.scope
             else:  # data stays outside; a parameter joins its users' box when they share one
                 scopes = consumer_scopes.get(x, {None}) if x.requires_grad else {None}
                 self.scope[x] = scopes.pop() if len(scopes) == 1 else None
         self.pieces = _Pieces()
         for x in order:
-            for parent in x._ctx.inputs if x._ctx is not None else ():
+            for parent in x.op.inputs if x.op is not None else ():
                 for path in _shared_paths(self.scope[x], self.scope.get(parent)):
                     self.pieces.join((path, x), (path, parent))
 
@@ -380,14 +380,15 @@ def save_svg(t, path, **options):
 
 # --- the explorer page ---------------------------------------------------------------
 
-@contextlib.contextmanager
+class _Tracer:
+    """An observer that hands each backward step to record(op, output, its gradient, gradients to inputs)."""
+
+    def __init__(self, record):
+        self.backward = record
+
+
 def _tracing(record):
-    """Have the engine call record(ctx, output, its gradient, gradients to inputs) at each backward step."""
-    previous, engine._state.tracer = engine._state.tracer, record
-    try:
-        yield
-    finally:
-        engine._state.tracer = previous
+    return tinygrad_edu.observe(_Tracer(record))
 
 
 def record_backward(t):
@@ -400,7 +401,7 @@ def record_backward(t):
     if not t.requires_grad:
         raise RuntimeError("record_backward: the tensor does not require grad, so it has no backward pass to record")
     order = _walk(t)
-    if any(x._ctx is not None and x._ctx.saved_tensors is engine._RELEASED for x in order):
+    if any(x.op is not None and x.op.freed for x in order):
         raise RuntimeError("record_backward: an earlier backward() freed this graph's saved arrays, so its backward "
                            "pass cannot be replayed. Record before calling backward(), or call backward(retain_graph=True).")
     steps = []
@@ -408,9 +409,9 @@ def record_backward(t):
     def record(ctx, output, g, input_grads):
         steps.append((output, np.array(g), tuple(None if x is None else np.array(x) for x in input_grads)))
 
-    leaves = [x for x in order if x._ctx is None and x.requires_grad]
+    leaves = [x for x in order if x.op is None and x.requires_grad]
     with _tracing(record):
-        engine.grad(t, leaves, grad_outputs=np.ones(t.shape, t.dtype), retain_graph=True, allow_unused=True)
+        tinygrad_edu.grad(t, leaves, grad_outputs=np.ones(t.shape, t.dtype), retain_graph=True, allow_unused=True)
     return steps
 
 
@@ -418,18 +419,18 @@ def _explorer_data(t, digits, max_values):
     """The page's tensors and steps: forward in topological order, then backward as the engine ran it."""
     order = _walk(t)
     steps = _Steps(t, order, digits, max_values)
-    steps.start([x for x in order if x._ctx is None])
+    steps.start([x for x in order if x.op is None])
     for x in order:
-        if x._ctx is not None:
+        if x.op is not None:
             steps.forward(x)
     steps.seed()
     traced = {out: (g, input_grads) for out, g, input_grads in record_backward(t)}
-    for x in engine.backward_order([t]):
-        if x._ctx is None:
+    for x in tinygrad_edu.backward_order([t]):
+        if x.op is None:
             steps.leaf(x)
         elif x in traced:  # else no gradient reached it (an op returned None) and the engine skipped it
             steps.backward(x, *traced[x])
-    tensors = [{"name": display_name(x), "node": f"t{i}", "op": f"op{i}" if x._ctx is not None else None,
+    tensors = [{"name": display_name(x), "node": f"t{i}", "op": f"op{i}" if x.op is not None else None,
                 "shape": f"{x.shape} {x.dtype}", "kind": _kind(x, t)} for i, x in enumerate(order)]
     return {"title": f"Backprop explorer: {steps.root}", "tensors": tensors, "steps": steps.steps}
 
@@ -458,9 +459,9 @@ class _Steps:
 
     def forward(self, x):
         i, name, rows = self.index[x], display_name(x), self.numbers(x.data)
-        args = ", ".join(display_name(p) for p in x._ctx.inputs)
-        edges = [f"{_input_node(p, i, k, self.index)}->op{i}" for k, p in enumerate(x._ctx.inputs)]
-        self.add("forward", i, f"{name} = {x._ctx.name}({args})",
+        args = ", ".join(display_name(p) for p in x.op.inputs)
+        edges = [f"{_input_node(p, i, k, self.index)}->op{i}" for k, p in enumerate(x.op.inputs)]
+        self.add("forward", i, f"{name} = {x.op.name}({args})",
                  [{"label": f"value of {name}", "role": "value", "rows": rows}],
                  [[i, "value", rows]], edges + [f"op{i}->t{i}"])
 
@@ -477,11 +478,11 @@ class _Steps:
         blocks = [{"label": f"incoming gradient d{root}/d{name}{self.sent_by(x)}", "role": "incoming",
                    "rows": self.numbers(g)}]
         updates, edges = [], []
-        for position, (parent, sent) in enumerate(zip(x._ctx.inputs, input_grads)):
+        for position, (parent, sent) in enumerate(zip(x.op.inputs, input_grads)):
             if sent is None or not parent.requires_grad:
                 continue
             if sent.shape != parent.shape:  # as the engine does: sum over the axes NumPy broadcast
-                sent = engine._unbroadcast(sent, parent.shape, x._ctx)
+                sent = tinygrad_edu.unbroadcast(sent, parent.shape)
             previous = self.totals.get(parent)
             total = self.totals[parent] = sent if previous is None else previous + sent
             target = display_name(parent)
@@ -494,7 +495,7 @@ class _Steps:
             self.senders.setdefault(parent, []).append(len(self.steps) + 1)
             updates.append([self.index[parent], "grad", self.numbers(total)])
             edges.append(f"{_input_node(parent, i, position, self.index)}->op{i}")
-        self.add("backward", i, f"{x._ctx.name}'s backward: from {name} to its inputs", blocks, updates,
+        self.add("backward", i, f"{x.op.name}'s backward: from {name} to its inputs", blocks, updates,
                  edges + [f"op{i}->t{i}"])
 
     def leaf(self, x):
