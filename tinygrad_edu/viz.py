@@ -336,9 +336,9 @@ class _Pieces:
 
     def find(self, item):
         root = item
-        while self.parent.get(root, root) != root:
+        while self.parent.get(root, root) is not root:  # `is`: == on tensors compares values
             root = self.parent[root]
-        while item != root:  # point the path straight at the root
+        while item is not root:  # point the path straight at the root
             self.parent[item], item = root, self.parent.get(item, item)
         return root
 
