@@ -83,8 +83,8 @@ class Dropout(Module):
 class Embedding(Module):
     """A table of num_embeddings learned vectors of size embedding_dim; indices pick its rows.
 
-    The weight starts standard normal, as in PyTorch. The lookup is a product of
-    one-hot rows with the table, so a row picked twice gets both gradients added.
+    The weight starts standard normal, as in PyTorch. The lookup is indexing,
+    weight[indices], so a row picked twice gets both gradients added.
     """
 
     def __init__(self, num_embeddings, embedding_dim, seed=None, dtype=np.float32):
@@ -100,8 +100,7 @@ class Embedding(Module):
         if indices.size and (indices.min() < 0 or indices.max() >= self.num_embeddings):
             raise IndexError(f"{self.label()}: indices must lie in 0..{self.num_embeddings - 1}, "
                              f"got values from {indices.min()} to {indices.max()}")
-        one_hot = np.eye(self.num_embeddings, dtype=self.weight.dtype)[indices]
-        return Tensor(one_hot) @ self.weight
+        return self.weight[indices]
 
     def label(self):
         return f"Embedding({self.num_embeddings}, {self.embedding_dim})"
