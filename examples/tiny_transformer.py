@@ -39,7 +39,7 @@ VOCABULARY = 11       # the digits 0-9 and the separator
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=600, help="training steps (default 600)")
+    parser.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")
     parser.add_argument("--batch", type=int, default=64, help="sequences per step (default 64)")
     parser.add_argument("--lr", type=float, default=3e-3, help="Adam's first learning rate (default 3e-3)")
     parser.add_argument("--dim", type=int, default=64, help="width of the token vectors (default 64)")
@@ -184,7 +184,7 @@ def main(argv=None):
 
 
 def plot_attention(model, sequence, path):
-    """Each block's attention (averaged over heads) of the output positions over all positions."""
+    """One map per block and head: how much each output position looks at each position before it."""
     import matplotlib
     matplotlib.use("Agg")  # files only, no display needed
     import matplotlib.pyplot as plt
@@ -193,15 +193,18 @@ def plot_attention(model, sequence, path):
         model(sequence[None, :-1])
     labels = ["=" if t == SEPARATOR else str(t) for t in sequence[:-1]]
     blocks = list(model.blocks)
-    fig, axes = plt.subplots(1, len(blocks), figsize=(5.5 * len(blocks), 3.6), dpi=80, squeeze=False)
-    for i, (ax, block) in enumerate(zip(axes[0], blocks)):
-        weights = block.attention.weights.numpy()[0].mean(axis=0)[LENGTH:]  # the rows that write the output
-        ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
-        ax.set_xticks(range(len(labels)), labels)
-        ax.set_yticks(range(LENGTH), [f"{labels[LENGTH + r]} → {sequence[LENGTH + r + 1]}" for r in range(LENGTH)])
-        ax.set_xlabel("position looked at (key)")
-        ax.set_title(f"block {i + 1}: attention, mean of the heads", fontsize=10)
-    axes[0, 0].set_ylabel("writing (query → next digit)")
+    heads = blocks[0].attention.heads
+    fig, axes = plt.subplots(len(blocks), heads, figsize=(3.2 * heads, 2.6 * len(blocks)), dpi=80, squeeze=False)
+    for row, block in zip(axes, blocks):
+        for head, ax in enumerate(row):
+            weights = block.attention.weights.numpy()[0, head, LENGTH:]  # the rows that write the output
+            ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
+            ax.set_xticks(range(len(labels)), labels, fontsize=7)
+            ax.set_yticks(range(LENGTH), [f"{labels[LENGTH + r]}→{sequence[LENGTH + r + 1]}" for r in range(LENGTH)],
+                          fontsize=7)
+            ax.set_title(f"block {blocks.index(block) + 1}, head {head + 1}", fontsize=9)
+    fig.suptitle("Attention while writing the sorted digits (rows: input → digit written; columns: position "
+                 "looked at)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -30,10 +30,10 @@ def test_three_epochs_of_a_small_cnn_are_far_above_chance(capsys):
 
 
 def test_the_network_is_the_documented_one():
-    model = cnn_digits.build((16, 32), 128, 0.5, seed=0)
+    model = cnn_digits.build((32, 64), 128, 0.5, seed=0)
     assert [type(m).__name__ for m in model] == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d",
                                                  "Flatten", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
-    assert sum(p.size for p in model.parameters()) == (16 * 9 + 16) + (32 * 16 * 9 + 32) + (128 * 128 + 128) + (128 * 10 + 10)
+    assert sum(p.size for p in model.parameters()) == (32 * 9 + 32) + (64 * 32 * 9 + 64) + (256 * 128 + 128) + (128 * 10 + 10)
     images = np.zeros((5, 1, 8, 8), dtype=np.float32)
     assert cnn_digits.predict(model, images).shape == (5,) and model.training  # predict() restores training mode
 
