@@ -59,7 +59,9 @@ def _logsumexp(x):
     """log Σ e^x over the last axis, shifted by the max so exp never overflows. The shift is
     detached: the true derivative of logsumexp does not depend on it."""
     shift = x.max(axis=-1, keepdims=True).detach()
-    return (x - shift).exp().sum(axis=-1).log() + shift.reshape(shift.shape[:-1])
+    with np.errstate(over="ignore"):  # x - shift may overflow to -inf, whose exp is the 0 wanted
+        shifted = x - shift
+    return shifted.exp().sum(axis=-1).log() + shift.reshape(shift.shape[:-1])
 
 
 def _class_targets(logits, labels):

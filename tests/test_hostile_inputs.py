@@ -28,6 +28,7 @@ BAD_CALLS = [
     ("sizes that don't fit", lambda: Tensor(np.ones(6)).reshape(4, 2), ShapeError, "Reshape"),
     ("matmul of misfit shapes", lambda: Tensor(np.ones((2, 3))) @ Tensor(np.ones((2, 3))), ShapeError,
      "matmul: (2, 3) @ (2, 3): the last axis of the left (3) must equal"),
+    ("a size too large for NumPy", lambda: Tensor(np.ones(2)).reshape(2 ** 64), ShapeError, "Reshape: operands of shape (2,)"),
     ("a bool exponent", lambda: t(1., 2.) ** True, TypeError, "pow: the exponent must be"),
     ("bool() of several elements", lambda: bool(t(1., 2.)), ValueError, "bool: only a one-element tensor"),
     ("float() of several elements", lambda: float(t(1., 2.)), ValueError, "float: only a one-element tensor"),
@@ -241,3 +242,27 @@ def test_anomaly_mode_blames_the_users_line_not_the_nn_library():
 def test_an_integer_constant_too_large_for_the_tensors_dtype_is_named():
     with pytest.raises(TypeError, match="1000 out of bounds for int8"):
         Tensor([1], dtype=np.int8) + 1000
+
+
+@pytest.mark.parametrize("dtype, low", [(np.float64, -700.0), (np.float32, -87.0)])
+def test_sigmoid_is_within_4_ulp_wherever_the_result_is_normal_and_quiet_at_1000(dtype, low):
+    x = np.linspace(low, 30, 50_001).astype(dtype)
+    exact = 1 / (1 + np.exp(-x.astype(np.longdouble)))  # extended precision as the reference
+    got = Tensor(x, dtype=dtype).sigmoid().data
+    normal = exact > np.finfo(dtype).tiny
+    ulps = np.abs(got[normal] - exact[normal]) / np.spacing(exact[normal].astype(dtype))
+    assert ulps.max() <= 4
+    with np.errstate(over="raise", divide="raise", invalid="raise"):  # NumPy never warns of underflow
+        np.testing.assert_array_equal(Tensor([-1000.0, 1000.0], dtype=dtype).sigmoid().data, [0.0, 1.0])
+
+
+def test_assigning_data_hands_an_owned_array_over_and_copies_a_view():
+    x = Tensor([1.0, 2.0])
+    fresh = np.array([3.0, 4.0])
+    x.data = fresh
+    with pytest.raises(ValueError, match="read-only"):
+        fresh[0] = 100  # handed over: the caller can no longer change the tensor through it
+    base = np.zeros(4)
+    x.data = base[:2]
+    base[:] = 7
+    np.testing.assert_array_equal(x.data, [0, 0])  # a view is copied, its base stays writeable

@@ -33,7 +33,7 @@ def test_second_derivative_matches_finite_differences(op, data):
 
 
 @pytest.mark.parametrize("op", OPS, ids=repr)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @given(data=st.data())
 def test_dtype_is_kept_through_forward_and_backward(op, dtype, data):
     arrays, params = data.draw(op.inputs)
@@ -53,3 +53,18 @@ def test_no_grad_records_nothing_and_computes_the_same(op, data):
         plain = op.fn(*[Tensor(a, dtype=np.float64) for a in arrays], **params)
     assert plain.op is None and not plain.requires_grad
     np.testing.assert_array_equal(recorded.data, plain.data)
+
+
+@pytest.mark.parametrize("op", OPS, ids=repr)
+@given(data=st.data())
+def test_float16_gradients_are_finite_and_near_float64s(op, data):
+    arrays, params = data.draw(op.inputs)
+    grads = {}
+    for dtype in (np.float16, np.float64):
+        tensors = [Tensor(a, requires_grad=True, dtype=dtype) for a in arrays]
+        out = op.fn(*tensors, **params)
+        out.backward(np.ones(out.shape, dtype=dtype))
+        grads[dtype] = [t.grad.data for t in tensors]
+    for half, double in zip(grads[np.float16], grads[np.float64]):
+        assert np.isfinite(half).all()
+        np.testing.assert_allclose(half.astype(np.float64), double, rtol=2e-2, atol=2e-2)

@@ -304,7 +304,7 @@ class Sigmoid(Function):
         # which keeps full relative accuracy where sigmoid is tiny (x = -40 gives 4.2e-18)
         # and costs a third of logaddexp on large arrays.
         e = np.exp(-np.abs(x))
-        out = np.where(x >= 0, 1, e) / (1 + e)
+        out = np.maximum(e, x >= 0) / (1 + e)  # numerator 1 where x >= 0 (e <= 1), e below
         ctx.save_for_backward(out)
         return out
 

@@ -34,11 +34,10 @@ def _as_array(data, dtype):
     """The read-only ndarray a Tensor holds. Floating data keeps its dtype; Python
     numbers, lists, integer and boolean data become float32 unless dtype says otherwise.
     A writeable array is copied, so the caller's array and the tensor never share memory."""
-    if isinstance(data, Tensor):
-        data = data.data
-    given = isinstance(data, np.ndarray)
-    if given and not data.flags.writeable and (dtype is None or data.dtype == dtype):
+    if isinstance(data, np.ndarray) and not data.flags.writeable and (dtype is None or data.dtype == dtype):
         return data if dtype is not None or data.dtype.kind == "f" else _locked(data.astype(np.float32))
+    if isinstance(data, Tensor):
+        return _as_array(data._data, dtype)
     try:
         array = np.array(data, dtype=dtype, subok=True)
     except (ValueError, TypeError, OverflowError) as error:
@@ -108,7 +107,11 @@ class Tensor:
 
     @data.setter
     def data(self, array):
-        self._data = _as_array(array, None if not isinstance(array, np.ndarray) else array.dtype)
+        """Replace the values. An ndarray that owns its memory is handed over: it becomes read-only
+        (yours too), so no copy is made; a view or anything else is copied."""
+        if isinstance(array, np.ndarray) and array.base is None:
+            array.setflags(write=False)
+        self._data = _as_array(array, array.dtype if isinstance(array, np.ndarray) else None)
 
     # --- factories ------------------------------------------------------------
     @classmethod
@@ -338,7 +341,7 @@ class Function:
             data = cls.forward(op, *[x._data for x in inputs], **params)
         except ShapeError:
             raise
-        except ValueError as error:  # NumPy's broadcast, matmul and reshape complaints
+        except (ValueError, OverflowError) as error:  # NumPy's broadcast, reshape and size complaints
             shapes = " and ".join(str(x.shape) for x in op.inputs)
             raise ShapeError(f"{op.name}: operands of shape {shapes} don't fit: {error}") from None
         array = _locked(data)
@@ -361,8 +364,8 @@ def _root_gradient(output, gradient, caller, as_tensor):
             raise RuntimeError(f"{caller}: the output has shape {output.shape}, not one element, "
                                f"so pass gradient= (an array of that shape)")
         gradient = np.ones(output.shape, dtype=output.dtype)
-    if isinstance(gradient, Tensor) and as_tensor:
-        root = gradient
+    if isinstance(gradient, Tensor):
+        root = gradient if as_tensor else Tensor(gradient, dtype=output.dtype)
     else:
         root = Tensor(np.asarray(gradient, dtype=output.dtype))
     if root.shape != output.shape:
@@ -445,7 +448,7 @@ def _backward_step(op, out, g, retain_graph, create_graph):
         input_grads = (input_grads,)
     if len(input_grads) != len(op.inputs):
         raise RuntimeError(f"{op.name}.backward returned {len(input_grads)} gradients for {len(op.inputs)} inputs")
-    input_grads = [unbroadcast(ig, x.shape, op.name) if ig is not None and x.requires_grad else None
+    input_grads = [None if ig is None or not x.requires_grad else unbroadcast(ig, x._data.shape, op)
                    for x, ig in zip(op.inputs, input_grads)]
     for hook in settings.backward_hooks:
         hook(op, out, g, input_grads)
@@ -474,13 +477,13 @@ def _as_graph_value(value, op, out):
     return Tensor(value, dtype=value.dtype)
 
 
-def unbroadcast(grad, shape, op_name="an op"):
+def unbroadcast(grad, shape, op=None):
     """Sum a gradient back to the shape of the input that NumPy broadcast (one place, for every op)."""
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
     if extra < 0 or any(n not in (1, m) for n, m in zip(shape, grad.shape[extra:])):
-        raise ShapeError(f"{op_name}.backward returned a gradient of shape {grad.shape} "
+        raise ShapeError(f"{'an op' if op is None else op.name}.backward returned a gradient of shape {grad.shape} "
                          f"for an input of shape {shape}")
     axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
