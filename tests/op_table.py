@@ -138,7 +138,8 @@ def join_operands(draw, new_axis):
 def split_operands(draw):
     (x,), params = draw(with_axis())
     length = x.shape[params["axis"]]
-    sections = st.lists(st.integers(0, length), min_size=1, max_size=3).map(lambda cuts: np.diff(sorted([0, length] + cuts)).tolist())
+    cuts = st.lists(st.integers(0, length), min_size=1, max_size=3)
+    sections = cuts.map(lambda at: np.diff(sorted([0, length] + at)).tolist())
     return (x,), {**params, "size_or_sections": draw(st.one_of(st.integers(1, 4), sections))}
 
 
@@ -170,7 +171,8 @@ def flatten_operands(draw):
 def flip_operands(draw):
     shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4))
     ndim = len(shape)
-    axis = draw(st.one_of(st.integers(-ndim, ndim - 1), st.lists(st.integers(0, ndim - 1), unique=True, min_size=1).map(tuple)))
+    several = st.lists(st.integers(0, ndim - 1), unique=True, min_size=1).map(tuple)
+    axis = draw(st.one_of(st.integers(-ndim, ndim - 1), several))
     return (draw(arrays(shape)),), {"axis": axis}
 
 
@@ -293,7 +295,8 @@ OPS = [
     Op("cat", lambda *xs, axis: cat(xs, axis), join_operands(new_axis=False)),
     Op("stack", lambda *xs, axis: stack(xs, axis), join_operands(new_axis=True)),
     # split gives a tuple; each piece is scaled differently and joined again, so each gradient is checked.
-    Op("split", lambda x, size_or_sections, axis: cat([p * (i + 1) for i, p in enumerate(x.split(size_or_sections, axis))], axis),
+    Op("split", lambda x, size_or_sections, axis: cat([p * (i + 1) for i, p in
+                                                       enumerate(x.split(size_or_sections, axis))], axis),
        split_operands()),
     Op("squeeze", lambda x, axis: x.squeeze(axis), squeeze_operands()),
     Op("unsqueeze", lambda x, axis: x.unsqueeze(axis), unsqueeze_operands()),

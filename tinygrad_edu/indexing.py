@@ -19,16 +19,16 @@ from .tensor import Function, Tensor, tensor_method
 
 # --- indexing ----------------------------------------------------------------
 
-def normalized_index(index):
+def normalized_index(index, op):
     """index as the tuple NumPy reads, with lists and Tensors turned into integer or bool arrays.
 
     Arrays are copied, so a caller who changes theirs later changes nothing the graph keeps.
     """
     parts = index if isinstance(index, tuple) else (index,)
-    return tuple(_index_part(part) for part in parts)
+    return tuple(_index_part(part, op) for part in parts)
 
 
-def _index_part(part):
+def _index_part(part, op):
     if part is None or part is Ellipsis or isinstance(part, (slice, bool, np.bool_)):
         return part
     if isinstance(part, (int, np.integer)):
@@ -37,7 +37,7 @@ def _index_part(part):
     if array.dtype.kind not in "iub":
         if array.size == 0 and not isinstance(part, (Tensor, np.ndarray)):
             return array.astype(np.intp)  # t[[]] picks nothing, as NumPy reads an empty list
-        raise IndexError(f"getitem: indices must be integers, slices, None, ..., or integer or bool arrays "
+        raise IndexError(f"{op}: indices must be integers, slices, None, ..., or integer or bool arrays "
                          f"(or Tensors); got {type(part).__name__} of dtype {array.dtype}")
     array.flags.writeable = False
     return array
@@ -86,7 +86,7 @@ class ScatterAdd(Function):
 @tensor_method
 def __getitem__(self, index):
     """t[index] as NumPy reads it: ints, slices, None, ..., integer or bool arrays, lists or Tensors."""
-    return GetItem.apply(self, index=normalized_index(index))
+    return GetItem.apply(self, index=normalized_index(index, "getitem"))
 
 
 @tensor_method
@@ -108,7 +108,7 @@ def __setitem__(self, index, value):
         raise RuntimeError(f"setitem: the value (shape {value.shape}) requires grad, but writing copies its "
                            f"numbers and would drop its gradient; combine tensors with where() or cat() instead, "
                            f"or write value.detach()")
-    index = normalized_index(index)
+    index = normalized_index(index, "setitem")
     data = np.array(self.data)  # copy on write: an array a graph saved never changes
     try:
         data[index] = value.data if isinstance(value, Tensor) else value
@@ -176,7 +176,7 @@ def __ne__(self, other):
 # --- where, maximum, minimum ---------------------------------------------------------
 
 class Where(Function):
-    derivatives = ("0", "[{condition}]", "[not {condition}]")
+    derivatives = ("0", "[{x}]", "[not {x}]")  # {x} is the first input, the condition
 
     @staticmethod
     def forward(ctx, condition, a, b):
@@ -197,9 +197,12 @@ def where(condition, a, b):
     if condition.dtype != np.bool_:
         raise TypeError(f"where: condition must be a bool Tensor or array (a comparison such as x > 0 makes "
                         f"one), got dtype {condition.dtype}")
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = Tensor(a)  # two numbers: float32, as Tensor(number) is
-    return Where.apply(condition, *operands(a, b))
+    return Where.apply(condition, *_operands(a, b))
+
+
+def _operands(a, b):
+    """operands(a, b), also when neither is a Tensor (then they follow Tensor()'s rules)."""
+    return operands(a if isinstance(a, Tensor) or isinstance(b, Tensor) else Tensor(a), b)
 
 
 class Maximum(Function):
@@ -233,13 +236,13 @@ class Minimum(Maximum):
 @tensor_method
 def maximum(a, b):
     """The larger of a and b elementwise (Tensors, numbers or arrays, broadcast); ties share the gradient."""
-    return Maximum.apply(*operands(a, b))
+    return Maximum.apply(*_operands(a, b))
 
 
 @tensor_method
 def minimum(a, b):
     """The smaller of a and b elementwise (Tensors, numbers or arrays, broadcast); ties share the gradient."""
-    return Minimum.apply(*operands(a, b))
+    return Minimum.apply(*_operands(a, b))
 
 
 # --- argmax, argmin ------------------------------------------------------------------
@@ -252,7 +255,7 @@ class ArgMax(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         if axis is not None and not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"{type(ctx).__name__.lower()}: axis must be an int or None, got {axis!r}")
+            raise TypeError(f"{ctx.name.lower()}: axis must be an int or None, got {axis!r}")
         return type(ctx).find(x, axis=axis, keepdims=keepdims).astype(np.int64)
 
 

@@ -27,7 +27,6 @@ def operands(a, b):
     return a, b
 
 
-
 def apply_or_forward(op, *values, **params):
     """op on values inside a backward: op.apply when some value is a Tensor (a create_graph
     backward, whose result must be differentiable again), else op.forward's plain NumPy."""
@@ -199,20 +198,23 @@ class Pow(Function):
 
 
 class Power(Function):
+    ufunc = np.power
     derivatives = ("{b}·{a}^({b}-1)", "{out}·ln {a}")
 
     @staticmethod
     def forward(ctx, a, b):
         out = a ** b
-        # Where a is 0, ln a is -inf but a^b does not move with b (for b > 0): that slope is 0, as in PyTorch.
-        ctx.save_for_backward(a, b, out, a == 0)
+        ctx.save_for_backward(a, b, out, a == 0, b == 0)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        a, b, out, zero = ctx.saved_tensors
+        a, b, out, zero_base, zero_exponent = ctx.saved_tensors
         wanted = ctx.needs_input_grad
-        return (g * b * a ** (b - 1) if wanted[0] else None), (g * out * np.log(a + zero) if wanted[1] else None)
+        # Two slopes are 0 where a formula would give 0·inf, as in PyTorch: in a where b is 0
+        # (a^(b-1) becomes a^0), and in b where a is 0 (ln a becomes ln 1).
+        grad_a = g * b * a ** (b - 1 + zero_exponent) if wanted[0] else None
+        return grad_a, (g * out * np.log(a + zero_base) if wanted[1] else None)
 
 
 @tensor_method
@@ -500,7 +502,6 @@ def clip(self, low=None, high=None):
     return Clip.apply(self, low=low, high=high)
 
 
-
 class Sin(Function):
     ufunc = np.sin
     derivatives = ("cos {x}",)
@@ -759,6 +760,11 @@ def _remember_reduction(ctx, x, axis, keepdims, op):
     return axes
 
 
+def _reduced_count(x, axes):
+    """How many elements of x each result of a reduction over axes takes in."""
+    return x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+
+
 def _spread(ctx, g):
     """The reduced gradient g, broadcast back over the reduced axes (adding zeros works on Tensors too)."""
     if ctx.kept_shape is not None:
@@ -784,7 +790,7 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         axes = _remember_reduction(ctx, x, axis, keepdims, "mean")
-        ctx.count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+        ctx.count = _reduced_count(x, axes)
         return x.mean(axis=axes, keepdims=keepdims)
 
     @staticmethod
@@ -828,8 +834,7 @@ class Var(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False, correction=1):
         ctx.axes = axes = _remember_reduction(ctx, x, axis, keepdims, "var")
-        count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
-        ctx.divisor = count - correction  # 0 or less gives inf or NaN, as NumPy and PyTorch do
+        ctx.divisor = _reduced_count(x, axes) - correction  # 0 or less gives inf or NaN, as NumPy and PyTorch do
         ctx.save_for_backward(x)
         centered = x - x.mean(axis=axes, keepdims=True)
         return (centered * centered).sum(axis=axes, keepdims=keepdims) / ctx.divisor
@@ -851,7 +856,7 @@ class LogSumExp(Function):
         shift = np.where(np.isfinite(shift), shift, 0)
         with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer for all -inf or empty
             out = np.log(np.exp(x - shift).sum(axis=axes, keepdims=True)) + shift
-        out = out if keepdims else out.reshape(np.sum(x, axis=axes).shape)
+        out = out if keepdims else np.squeeze(out, axis=axes)
         ctx.save_for_backward(x, out)
         return out
 

@@ -71,9 +71,11 @@ def _joined(op, tensors, axis, new_axis):
     tensors = list(tensors)
     if not tensors:
         raise ValueError(f"{op.__name__.lower()}: needs at least one tensor")
-    like = next((t for t in tensors if isinstance(t, Tensor)), Tensor(tensors[0]))
-    tensors = [t if isinstance(t, Tensor) else Tensor(t, dtype=like.dtype) for t in tensors]
-    return op.apply(*tensors, axis=_axis(axis, like.ndim + new_axis, op.__name__.lower()))
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]  # arrays and lists: constants
+    floats = [t.dtype for t in tensors if t.dtype.kind == "f"]
+    if floats:  # integer and bool tensors beside floating ones take their dtype, as in PyTorch
+        tensors = [t if t.dtype.kind == "f" else Tensor(t.data, dtype=np.result_type(*floats)) for t in tensors]
+    return op.apply(*tensors, axis=_axis(axis, tensors[0].ndim + new_axis, op.__name__.lower()))
 
 
 def cat(tensors, axis=0):
