@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import nn
-from tinygrad_edu import Tensor, gradcheck
+from tinygrad_edu import Tensor, gradcheck, gradgradcheck
 
 
 def random(*shape, seed=0):
@@ -50,6 +50,22 @@ def test_a_small_cnn_has_pytorch_names_saves_and_loads(tmp_path):
     nn.save(model, tmp_path / "cnn.npz")
     other = nn.load(cnn(1), tmp_path / "cnn.npz")
     np.testing.assert_array_equal(other(x).data, model(x).data)
+
+
+def test_ops_are_labelled_with_the_layer_that_made_them_for_drawings():
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, seed=0), nn.MaxPool2d(2), nn.Flatten(), nn.LayerNorm(8))
+    out = model(Tensor(random(1, 1, 6, 6)))
+    ops = {}
+    stack = [out]
+    while stack:  # every op behind out, by name
+        t = stack.pop()
+        if t.op is not None:
+            ops.setdefault(t.op.name, t.op.scope)
+            stack.extend(t.op.inputs)
+    assert ops["Conv2d"] == "Sequential/Conv2d(1→2, 3×3)"
+    assert ops["MaxPool2d"] == "Sequential/MaxPool2d"
+    assert ops["Reshape"] == "Sequential/Flatten"
+    assert ops["Sqrt"] == "Sequential/LayerNorm(8)"
 
 
 def test_max_pool_and_flatten_layers():
@@ -171,6 +187,12 @@ def test_layer_norm_gradient_matches_finite_differences():
     norm.weight = Tensor(random(5, seed=1), requires_grad=True)
     x = Tensor(random(3, 5, seed=2), requires_grad=True)
     assert gradcheck(lambda x, w, b: norm(x), [x, norm.weight, norm.bias])
+
+
+def test_second_derivatives_through_conv2d_and_layer_norm_layers():
+    conv, norm = nn.Conv2d(2, 2, 2, padding=1, seed=3, dtype=np.float64), nn.LayerNorm(4, dtype=np.float64)
+    x = Tensor(random(1, 2, 3, 3, seed=4), requires_grad=True)
+    assert gradgradcheck(lambda x, w: norm(nn.Conv2d.forward(conv, x).reshape(-1, 4)).tanh(), [x, conv.weight])
 
 
 def test_layer_norm_names_the_shape_when_the_input_does_not_fit():
