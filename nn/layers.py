@@ -66,15 +66,16 @@ class Dropout(Module):
         if not 0 <= p <= 1:
             raise ValueError(f"Dropout: p must be a probability in [0, 1], got {p}")
         self.p = p
-        self.rng = np.random.default_rng(seed)  # a new mask each call, the same sequence for the same seed
+        # A new mask each call, the same sequence for the same seed; jit records the draws as draws.
+        self.rng = np.random.default_rng(seed)
 
     def forward(self, x):
         if not self.training or self.p == 0:
             return x
         if self.p == 1:
             return x * 0
-        keep = self.rng.random(x.shape) >= self.p
-        return x * (keep / (1 - self.p)).astype(x.dtype)
+        keep = Tensor(self.rng.random(x.shape) >= self.p, dtype=x.dtype)  # 1 where kept, 0 where dropped
+        return x * keep / (1 - self.p)
 
     def label(self):
         return f"Dropout(p={self.p})"
