@@ -1,24 +1,38 @@
 # Each target makes .venv on first use and reinstalls only when pyproject.toml changes.
+# `make demo` installs the engine and matplotlib only; `make test` adds the test and example extras.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off
+DEMO_INSTALLED := $(VENV)/.demo-installed
 INSTALLED := $(VENV)/.installed
 
 .PHONY: test demo bench bench-quick profile docs explain browser clean
 
-$(INSTALLED): pyproject.toml
+$(PY):
+	@echo "== Creating the virtual environment $(VENV) with $(PYTHON) -m venv"
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,examples]"
-	touch $(INSTALLED)
+	@echo "== Checking that pip can install in editable mode (21.3 or newer; venv's own pip usually is)"
+	$(PIP) "pip>=21.3"
+
+$(DEMO_INSTALLED): pyproject.toml | $(PY)
+	@echo "== Installing tinygrad_edu (editable) with NumPy, graphviz and matplotlib: what the demo needs"
+	$(PIP) -e ".[demo]"
+	touch $@
+
+$(INSTALLED): pyproject.toml | $(PY)
+	@echo "== Installing tinygrad_edu (editable) with the test and example extras: pytest, Hypothesis, playwright, scikit-learn"
+	$(PIP) -e ".[test,examples]"
+	touch $@
 
 test: $(INSTALLED) browser
 	$(PY) -m pytest -q
 
-# The article's network, with biases so it can fit XOR (see xor.py --help): progress, a figure,
-# the loss's graph with W2's path highlighted, and the backprop explorer page, all in out/.
-demo: $(INSTALLED)
-	$(PY) examples/xor.py --bias --hidden 8 --lr 2 --steps 3000 --out out/ --explain out/
+# The article's network (2-3-2 sigmoid, no biases) on the article's data, its explorer page, then the
+# network with biases (8 hidden units), which fits XOR: figures and loss graphs with W2's path
+# highlighted, all in out/ (see examples/demo.py).
+demo: $(DEMO_INSTALLED)
+	$(PY) examples/demo.py --out out
 
 # Engine against hand-written NumPy (and PyTorch when installed); a few minutes, or under a minute quick.
 bench: $(INSTALLED)
@@ -36,8 +50,8 @@ docs: $(INSTALLED) browser
 	$(PY) examples/draw_graph.py docs/article_graph.svg
 	EXPLORER_SCREENSHOT=docs/explorer.png $(PY) -m pytest -q tests/test_explorer.py -k chromium
 
-# The backprop explorer page for the article's worked example.
-explain: $(INSTALLED)
+# The backprop explorer page for the article's worked example: out/worked_example.html.
+explain: $(DEMO_INSTALLED)
 	$(PY) examples/explain.py out/
 
 # Debian's Chromium for the explorer's browser test: installed only as root under CI;

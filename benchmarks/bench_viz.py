@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from tinygrad_edu import Tensor
-from tinygrad_edu.viz import draw, renderer, svg_of
+from tinygrad_edu.viz import draw, find_renderer, svg_of
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "examples"))
 from draw_graph import article_network  # noqa: E402
@@ -41,7 +41,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full-render", action="store_true", help="also render all 10,000 nodes (slow)")
     full = parser.parse_args().full_render
-    print(f"renderer: {renderer()}")
+    print(f"renderer: {find_renderer()}")
     net = article_network()
     net["loss"].backward()
     article = timed("article graph: draw (highlight W2)", lambda: draw(net["loss"], highlight=net["W2"]))

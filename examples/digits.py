@@ -36,7 +36,7 @@ def load(seed):
 
 @no_grad()
 def accuracy(model, images, labels):
-    return float(np.mean(np.argmax(model(Tensor(images)).numpy(), axis=1) == labels))
+    return float(np.mean(np.argmax(model(Tensor(images, name="images")).numpy(), axis=1) == labels))
 
 
 def main(argv=None):
@@ -45,14 +45,14 @@ def main(argv=None):
     model = nn.MLP([64, args.hidden, 10], activation=args.activation, seed=args.seed)
     optimizer = nn.Adam(model.parameters(), lr=args.lr)
     rng = np.random.default_rng(args.seed)
-    print(f"{len(train_images)} training and {len(test_images)} test images; {model!r}".replace("\n", " "))
+    print(f"{len(train_images)} training and {len(test_images)} test images; the model:\n{model!r}")
     started = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         order = rng.permutation(len(train_images))
         losses = []
         for start in range(0, len(order), args.batch):
             batch = order[start:start + args.batch]
-            loss = nn.cross_entropy(model(Tensor(train_images[batch])), train_labels[batch])
+            loss = nn.cross_entropy(model(Tensor(train_images[batch], name="images")), train_labels[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -7,33 +7,34 @@ values and gradients are the article's worked example (one sample, N = 1).
     python examples/draw_graph.py [docs/article_graph.svg]
 """
 import argparse
+import pathlib
 
 import numpy as np
 
-from tinygrad_edu import Tensor
+import worked_example
+from tinygrad_edu import backward_order
 from tinygrad_edu.viz import save_svg
-from worked_example import W1, W2, X, Y
+from xor import ArticleNetwork, article_loss
+
+REPOSITORY = pathlib.Path(__file__).resolve().parent.parent
 
 
 def article_network():
-    """The worked example's forward pass and loss, every tensor named; {name: Tensor}."""
-    net = {"X": Tensor(X, dtype=np.float64, name="X"), "y": Tensor(Y, dtype=np.float64, name="y"),
-           "W1": Tensor(W1, dtype=np.float64, requires_grad=True, name="W1"),
-           "W2": Tensor(W2, dtype=np.float64, requires_grad=True, name="W2")}
-    steps = [("z1", lambda n: n["X"] @ n["W1"]), ("h1", lambda n: n["z1"].sigmoid()),
-             ("z2", lambda n: n["h1"] @ n["W2"]), ("h2", lambda n: n["z2"].sigmoid()),
-             ("err", lambda n: n["y"] - n["h2"]),
-             ("loss", lambda n: n["err"].square().sum() / (2 * len(X)))]  # (1/2N)·Σ(y − h2)², λ = 0
-    for name, compute in steps:
-        net[name] = compute(net)
-        net[name].name = name
-    return net
+    """The worked example's forward pass and loss (the article's weights, one sample, λ = 0) as
+    {name: Tensor} for the tensors backward visits: W1, z1, h1, W2, z2, h2, err and loss."""
+    model = ArticleNetwork(hidden=3)
+    model.load_state_dict({"layer1.weight": worked_example.W1, "layer2.weight": worked_example.W2})
+    loss = article_loss(model, np.array(worked_example.X), np.array(worked_example.Y), reg=0.0)
+    return {t.name: t for t in backward_order([loss]) if t.name is not None}
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("path", nargs="?", default="docs/article_graph.svg")
-    path = parser.parse_args().path
+    parser.add_argument("path", nargs="?", type=pathlib.Path, default=REPOSITORY / "docs" / "article_graph.svg",
+                        help="where to write the SVG (default: the repository's docs/article_graph.svg)")
+    path = parser.parse_args(argv).path
+    if not path.parent.is_dir():
+        parser.error(f"cannot write {path}: the folder {path.parent} does not exist")
     net = article_network()
     net["loss"].backward()
     save_svg(net["loss"], path, highlight=[net["W2"]])

@@ -4,6 +4,8 @@ Run it with `python examples/property_test.py`, or let pytest collect it. Hypoth
 draws tensors of many shapes and values; assert_gradients_match compares Softplus's
 backward with central differences on each and prints a table when they differ.
 """
+import argparse
+
 import numpy as np
 from hypothesis import given
 
@@ -25,11 +27,16 @@ class Softplus(Function):
         return g / (1 + np.exp(-x))
 
 
-@given(tensors())
+@given(tensors(name="x"))
 def test_softplus_gradient(x):
     assert_gradients_match(Softplus.apply, x)
 
 
-if __name__ == "__main__":
+def main(argv=None):
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     test_softplus_gradient()
     print("Softplus: backward matches central differences on every tensor Hypothesis tried")
+
+
+if __name__ == "__main__":
+    main()

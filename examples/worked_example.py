@@ -35,6 +35,8 @@ def walk_through():
     z2 = h1 @ w2
     h2 = z2.sigmoid()
     loss = ((y - h2) ** 2).sum() / 2
+    for t, name in [(z1, "z1"), (h1, "h1"), (z2, "z2"), (h2, "h2"), (loss, "loss")]:
+        t.name = name  # as the article names them, should anyone print or draw them
     for t in (h1, h2):
         t.retain_grad()
     # σ acts elementwise, so the gradient of Σh against z is exactly the vector of dh/dz.

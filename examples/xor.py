@@ -7,7 +7,8 @@ by gradient descent on the engine's gradients. (The article's code left the
 1/N out of its gradient, so its steps were N = 50 times longer: --lr 0.15
 here moves as far as its lr 0.003.) Writes a figure with accuracy,
 the decision boundary and the loss over the steps, and the loss's computation
-graph as SVG once tinygrad_edu.viz is installed.
+graph as SVG with W2's path highlighted. Every tensor is named as the article
+names it (X, W1, z1, h1, W2, z2, h2, loss), so the drawings read like the article.
 
 Without biases each hidden unit is σ(w·x), and σ(u) + σ(−u) = 1, so the
 difference d(x) of the two output scores obeys d(x) + d(−x) = 2·d(0). XOR
@@ -18,6 +19,8 @@ network tops out near 75% accuracy. --bias lifts that limit.
 The article's first run, then a configuration that fits all training points:
   python examples/xor.py --hidden 3 --lr 0.003 --reg 0 --steps 300000
   python examples/xor.py --bias --hidden 8 --lr 2 --steps 3000
+Files are named after the settings (xor_h3_lr0.003_reg0_sgd.png), so runs with
+different settings don't overwrite each other.
 """
 import argparse
 import math
@@ -28,12 +31,7 @@ import time
 import numpy as np
 
 import nn
-from tinygrad_edu import no_grad
-
-try:  # graph drawing lives in its own module, which may not be there yet
-    from tinygrad_edu import viz
-except ImportError:
-    viz = None
+from tinygrad_edu import Tensor, no_grad, viz
 
 
 def parse_args(argv=None):
@@ -55,12 +53,15 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights (default 0)")
     parser.add_argument("--data-seed", type=int, default=0, help="seed of the data set (default 0, as the article)")
     parser.add_argument("--out", default="out", help="folder for the figure and graph (default out/)")
-    parser.add_argument("--name", default=None, help="file name stem (default from the settings, e.g. xor_h3_lr0.003_reg0)")
+    parser.add_argument("--name", default=None,
+                        help="file name stem (default from the settings, e.g. xor_h3_lr0.003_reg0_sgd)")
     parser.add_argument("--log-every", type=int, default=None, help="steps between progress lines (default steps/10)")
     parser.add_argument("--no-graph", action="store_true", help="don't write the computation graph's SVG")
     parser.add_argument("--explain", metavar="DIR", default=None,
-                        help="also write an HTML page stepping through the worked example (needs tinygrad_edu.viz)")
+                        help="also write the backprop explorer page of the article's worked example into DIR")
     args = parser.parse_args(argv)
+    if args.hidden < 1:
+        parser.error(f"--hidden must be at least 1: the network needs a hidden unit, got {args.hidden}")
     if not 0 < args.batch < args.points:
         parser.error(f"--batch must be between 1 and --points - 1 (the rest is the test set), got {args.batch}")
     if args.steps < 1:
@@ -68,25 +69,47 @@ def parse_args(argv=None):
     return args
 
 
-def article_network(hidden, seed=None, bias=False):
-    """2 → hidden → 2, sigmoid after each layer, no biases unless asked; weights named as in the article."""
-    first_seed, second_seed = np.random.SeedSequence(seed).spawn(2)
-    model = nn.Sequential(nn.Linear(2, hidden, bias=bias, seed=first_seed, dtype=np.float64), nn.Sigmoid(),
-                          nn.Linear(hidden, 2, bias=bias, seed=second_seed, dtype=np.float64), nn.Sigmoid())
-    model[0].weight.name, model[2].weight.name = "W1", "W2"
-    return model
+def named(t, name):
+    """t, labelled for drawings and the explorer page."""
+    t.name = name
+    return t
+
+
+class ArticleNetwork(nn.Module):
+    """The article's network: z1 = X·W1, h1 = σ(z1), z2 = h1·W2, h2 = σ(z2), with biases b1 and b2
+    only when asked. Each tensor it makes carries the article's name."""
+
+    def __init__(self, hidden, seed=None, bias=False):
+        first_seed, second_seed = np.random.SeedSequence(seed).spawn(2)
+        self.layer1 = nn.Linear(2, hidden, bias=bias, seed=first_seed, dtype=np.float64)
+        self.layer2 = nn.Linear(hidden, 2, bias=bias, seed=second_seed, dtype=np.float64)
+        for number, layer in enumerate((self.layer1, self.layer2), start=1):
+            named(layer.weight, f"W{number}")
+            if bias:
+                named(layer.bias, f"b{number}")
+
+    def forward(self, X):
+        z1 = named(self.layer1(X), "z1")
+        h1 = named(z1.sigmoid(), "h1")
+        z2 = named(self.layer2(h1), "z2")
+        return named(z2.sigmoid(), "h2")
 
 
 def article_loss(model, inputs, targets, reg):
-    """Σ(y − h2)²/(2N) + λ·ΣW²/(2N)."""
+    """Σ(y − h2)²/(2N) + λ·ΣW²/(2N), W over both weight matrices (biases are not penalised)."""
     n = len(inputs)
-    data_term = ((targets - model(inputs)) ** 2).sum() / (2 * n)
-    return data_term + reg * nn.l2_penalty(model.parameters()) / (2 * n) if reg else data_term
+    h2 = model(Tensor(inputs, name="X"))
+    err = named(Tensor(targets, name="y") - h2, "err")
+    data_term = err.square().sum() / (2 * n)
+    if not reg:
+        return named(data_term, "loss")
+    penalty = named(reg * nn.l2_penalty([model.layer1.weight, model.layer2.weight]) / (2 * n), "penalty")
+    return named(named(data_term, "data term") + penalty, "loss")
 
 
 @no_grad()
 def predict(model, inputs):
-    return np.argmax(model(inputs).numpy(), axis=1)
+    return np.argmax(model(Tensor(inputs, name="X")).numpy(), axis=1)
 
 
 def accuracy(model, inputs, targets):
@@ -131,6 +154,10 @@ def train(model, args, train_set, test_set):
     return history
 
 
+# The two classes of the XOR data, and their colours in the figure (the shaded regions are lighter tints).
+CLASSES = [("same signs", "#1f63b4"), ("different signs", "#d1541b")]
+
+
 def plot(history, model, train_set, test_set, title, path):
     """Three panels as the article's: accuracy, decision boundary with the points, loss."""
     import matplotlib
@@ -150,9 +177,13 @@ def plot(history, model, train_set, test_set, title, path):
     gx, gy = np.meshgrid(np.linspace(low[0], high[0], 200), np.linspace(low[1], high[1], 200))
     grid_classes = predict(model, np.column_stack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
     boundary_ax.contourf(gx, gy, grid_classes, levels=[-0.5, 0.5, 1.5], cmap=ListedColormap(["#cfe0f3", "#f6d5c4"]))
-    for (points, targets), style in ((test_set, dict(s=10, alpha=0.6)), (train_set, dict(s=22, edgecolors="black"))):
-        boundary_ax.scatter(points[:, 0], points[:, 1], c=np.argmax(targets, axis=1),
-                            cmap=ListedColormap(["#1f63b4", "#d1541b"]), vmin=0, vmax=1, linewidths=0.7, **style)
+    points_styles = ((test_set, dict(s=10, alpha=0.6), False), (train_set, dict(s=22, edgecolors="black"), True))
+    for (points, targets), style, in_legend in points_styles:  # one legend entry per class, from the training points
+        for label, (meaning, color) in enumerate(CLASSES):
+            chosen = np.argmax(targets, axis=1) == label
+            boundary_ax.scatter(points[chosen, 0], points[chosen, 1], color=color, linewidths=0.7,
+                                label=f"class {label}: {meaning}" if in_legend else None, **style)
+    boundary_ax.legend(loc="lower left", fontsize="small", framealpha=0.8)
     boundary_ax.set(title="decision boundary (outlined: training points)", xlabel="x0", ylabel="x1")
 
     loss_ax.plot(history["step"], history["loss"], color="black")
@@ -165,54 +196,53 @@ def plot(history, model, train_set, test_set, title, path):
     plt.close(fig)
 
 
-# --- drawings by tinygrad_edu.viz (skipped until it is installed) -------------
-
 def write_graph_svg(model, train_set, reg, path):
     """The loss's computation graph after one more forward and backward, values and gradients shown."""
-    if viz is None:
-        print("graph: skipped, tinygrad_edu.viz is not available")
-        return
     loss = article_loss(model, *train_set, reg)
     loss.backward()
-    viz.save_svg(loss, path, highlight=[model[2].weight])  # W2's path, with each chain-rule factor
+    viz.save_svg(loss, path, highlight=[model.layer2.weight])  # W2's path, with each chain-rule factor
     print(f"wrote {path}")
 
 
-def write_explain_page(folder):
-    """The worked example's network (one sample, H = 3, the article's weights) as a step-through page."""
-    if viz is None or not hasattr(viz, "save_html"):
-        sys.exit("--explain needs tinygrad_edu.viz.save_html, which is not available in this installation")
-    import worked_example  # beside this file, so on sys.path when run as a script
-    model = article_network(3)
-    model.load_state_dict({"0.weight": worked_example.W1, "2.weight": worked_example.W2})
-    loss = article_loss(model, np.array(worked_example.X), np.array(worked_example.Y), reg=0.0)
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, "worked_example.html")
-    viz.save_html(loss, path)
-    print(f"wrote {path}")
+def run_name(args):
+    """The file name stem: every setting that changes the run, so different runs don't overwrite each other."""
+    if args.name:
+        return args.name
+    name = f"xor_h{args.hidden}_lr{args.lr:g}_reg{args.reg:g}_{args.optimizer}"
+    if args.clip is not None:
+        name += f"_clip{args.clip:g}"
+    if args.lr_half_life:
+        name += f"_halflife{args.lr_half_life:g}"
+    if args.seed:
+        name += f"_seed{args.seed}"
+    return name + ("_bias" if args.bias else "")
 
 
 def main(argv=None):
+    """Train, then write the figure and the graph; return (history, the paths written)."""
     args = parse_args(argv)
     inputs, targets = nn.data.xor(args.points, seed=args.data_seed)
     train_set = inputs[:args.batch], targets[:args.batch]
     test_set = inputs[args.batch:], targets[args.batch:]
-    name = args.name or f"xor_h{args.hidden}_lr{args.lr:g}_reg{args.reg:g}" + ("_bias" if args.bias else "")
+    name = run_name(args)
     os.makedirs(args.out, exist_ok=True)
-    model = article_network(args.hidden, seed=args.seed, bias=args.bias)
-    print(f"{name}: {args.hidden} hidden units, {args.optimizer} lr {args.lr:g}, λ {args.reg:g}, "
+    model = ArticleNetwork(args.hidden, seed=args.seed, bias=args.bias)
+    biases = "with biases" if args.bias else "no biases"
+    print(f"{name}: {args.hidden} hidden units, {biases}, {args.optimizer} lr {args.lr:g}, λ {args.reg:g}, "
           f"{args.steps} steps on {args.batch} points, {len(test_set[0])} test points")
     history = train(model, args, train_set, test_set)
-    title = (f"{args.hidden} hidden units, lr {args.lr:g}, λ {args.reg:g}, {args.steps} steps: "
-             f"train {history['train'][-1]:.0%}, test {history['test'][-1]:.0%}")
-    figure = os.path.join(args.out, name + ".png")
-    plot(history, model, train_set, test_set, title, figure)
-    print(f"wrote {figure}")
+    title = (f"{args.hidden} hidden units, {biases}, {args.optimizer} lr {args.lr:g}, λ {args.reg:g}, "
+             f"{args.steps} steps: train {history['train'][-1]:.0%}, test {history['test'][-1]:.0%}")
+    written = [os.path.join(args.out, name + ".png")]
+    plot(history, model, train_set, test_set, title, written[0])
+    print(f"wrote {written[0]}")
     if not args.no_graph:
-        write_graph_svg(model, train_set, args.reg, os.path.join(args.out, name + "_graph.svg"))
+        written.append(os.path.join(args.out, name + "_graph.svg"))
+        write_graph_svg(model, train_set, args.reg, written[-1])
     if args.explain:
-        write_explain_page(args.explain)
-    return history
+        import explain  # beside this file, so on sys.path when run as a script
+        written.append(explain.write_page(args.explain))
+    return history, written
 
 
 if __name__ == "__main__":

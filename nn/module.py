@@ -11,6 +11,7 @@ from tinygrad_edu import Tensor, scope
 
 class Module:
     """Base class: subclasses set parameters and child modules as attributes and define forward()."""
+    training = True  # until train(False) or eval(); layers such as Dropout read it
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -42,31 +43,64 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def train(self, mode=True):
+        """Set training mode on this module and all its children; returns the module."""
+        self.training = mode
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode (Dropout passes inputs through): train(False)."""
+        return self.train(False)
+
     def state_dict(self):
         """{name: copy of the parameter's array}: a snapshot that later training does not change."""
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state):
-        """Copy arrays into the parameters in place (so optimisers holding them keep working).
+        """Give each parameter a new array holding state[name] (optimisers hold the Tensors, so
+        they keep working; arrays a graph saved for backward are never written to).
 
-        Every name and shape is checked before anything is written: on a mismatch
-        a ValueError lists all problems and the module is left unchanged.
+        Every name, shape and dtype is checked before anything is assigned: on a mismatch a
+        ValueError lists all problems and the module is left unchanged. A dtype must cast
+        safely to the parameter's (float32 into float64, not float64 into float32, no text);
+        Python numbers and lists take the parameter's dtype, as Tensor([...]) is float32.
         """
         params = dict(self.named_parameters())
         arrays = {name: np.asarray(value) for name, value in state.items()}
-        problems = [f"missing {name!r} (shape {p.shape})" for name, p in params.items() if name not in arrays]
-        problems += [f"unexpected {name!r} (shape {a.shape})" for name, a in arrays.items() if name not in params]
-        problems += [f"{name!r} has shape {arrays[name].shape} in the state but {p.shape} in the module"
-                     for name, p in params.items() if name in arrays and arrays[name].shape != p.shape]
+        for name, value in state.items():
+            if name in params and not hasattr(value, "dtype") and arrays[name].dtype.kind in "biuf":
+                arrays[name] = arrays[name].astype(params[name].dtype)
+        problems = state_problems(params, {name: (a.shape, a.dtype) for name, a in arrays.items()})
         if problems:
             raise ValueError(f"load_state_dict into {self.label()}: " + "; ".join(problems))
+        # New arrays, made before any is assigned; each is handed over to its tensor (read-only from then on).
+        loaded = {name: np.array(arrays[name], dtype=p.dtype) for name, p in params.items()}
         for name, p in params.items():
-            p.data = arrays[name].astype(p.dtype)
+            p.data = loaded[name]
 
     def __repr__(self):
         children = [f"  ({name}): " + repr(m).replace("\n", "\n  ")
                     for name, m in vars(self).items() if isinstance(m, Module)]
         return self.label() + ("(\n" + "\n".join(children) + "\n)" if children else "")
+
+
+def state_problems(params, entries):
+    """Why entries ({name: (shape, dtype)}) cannot be loaded into params ({name: Tensor}), one
+    sentence per problem; empty when they fit. nn.load checks a file's headers with it too."""
+    problems = [f"missing {name!r} (shape {p.shape})" for name, p in params.items() if name not in entries]
+    problems += [f"unexpected {name!r}" for name in entries if name not in params]
+    for name, p in params.items():
+        if name not in entries:
+            continue
+        shape, dtype = entries[name]
+        if shape != p.shape:
+            problems.append(f"{name!r} has shape {shape} in the state but {p.shape} in the module")
+        if not np.can_cast(dtype, p.dtype, casting="safe"):
+            problems.append(f"{name!r} has dtype {dtype} in the state, which does not cast safely to the "
+                            f"module's {p.dtype} (convert it first, e.g. with .astype)")
+    return problems
 
 
 class Linear(Module):

@@ -212,6 +212,31 @@ def _count(arrays, params):
     return int(np.prod([x.shape[a] for a in axes]))
 
 
+@st.composite
+def conv_operands(draw, bias=False):
+    """A small image batch (N, C, H, W), kernels that fit it, and a stride and padding (int or pair)."""
+    n, c, out_channels = (draw(st.integers(1, 2)) for _ in range(3))
+    h, w = draw(st.integers(2, 5)), draw(st.integers(2, 5))
+    padding = draw(st.sampled_from([0, 1, (0, 1)]))
+    pad_h, pad_w = (padding, padding) if isinstance(padding, int) else padding
+    kh, kw = draw(st.integers(1, min(3, h + 2 * pad_h))), draw(st.integers(1, min(3, w + 2 * pad_w)))
+    stride = draw(st.sampled_from([1, 2, (2, 1)]))
+    operands = (draw(arrays((n, c, h, w))), draw(arrays((out_channels, c, kh, kw))))
+    operands += (draw(arrays((out_channels,))),) if bias else ()
+    return operands, {"stride": stride, "padding": padding}
+
+
+@st.composite
+def pool_operands(draw, elements=REAL, unique=False):
+    """An image batch, a kernel that fits it and a stride (None: the kernel's size)."""
+    h, w = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    kernel = draw(st.integers(1, min(3, h))), draw(st.integers(1, min(3, w)))
+    kernel = kernel[0] if kernel[0] == kernel[1] else kernel  # an int too
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2)), h, w)
+    return (draw(arrays(shape, elements, unique)),), {"kernel_size": kernel,
+                                                      "stride": draw(st.sampled_from([None, 1, 2, (1, 2)]))}
+
+
 @dataclass(frozen=True)
 class Op:
     name: str
@@ -286,4 +311,10 @@ OPS = [
     Op("permute", lambda x, axes: x.permute(*axes), transpose_operands()),
     Op("expand", lambda x, shape: x.expand(*shape), expand_operands()),
     Op("view", lambda x, shape: x.view(shape), reshape_operands()),
+    # conv.py: convolution and pooling
+    Op("conv2d", lambda x, w, stride, padding: x.conv2d(w, stride=stride, padding=padding), conv_operands()),
+    Op("conv2d_bias", lambda x, w, b, stride, padding: x.conv2d(w, b, stride, padding), conv_operands(bias=True)),
+    Op("max_pool2d", lambda x, kernel_size, stride: x.max_pool2d(kernel_size, stride),
+       pool_operands(DISTINCT, unique=True)),
+    Op("avg_pool2d", lambda x, kernel_size, stride: x.avg_pool2d(kernel_size, stride), pool_operands()),
 ]

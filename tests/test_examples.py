@@ -1,22 +1,26 @@
 """Every example runs (with tiny step counts) so none can rot; the worked example matches the article."""
+import html
+import json
 import pathlib
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+import nn
+from tinygrad_edu import backward_order
+
 EXAMPLES = pathlib.Path(__file__).parents[1] / "examples"
 sys.path.insert(0, str(EXAMPLES))
+import demo  # noqa: E402
 import digits  # noqa: E402
+import draw_graph  # noqa: E402
+import explain  # noqa: E402
 import handwritten  # noqa: E402
 import worked_example  # noqa: E402
 import xor  # noqa: E402
-
-try:
-    from tinygrad_edu import viz
-except ImportError:
-    viz = None
 
 # The article's printed numbers for its one-sample step (N = 1, λ = 0, α = 0.001).
 ARTICLE = {
@@ -48,12 +52,48 @@ def test_worked_example_prints_each_step(capsys):
     assert "0.02209533" in out and "-0.41488852" in out
 
 
-@pytest.mark.parametrize("module", [xor, worked_example, handwritten, digits])
+@pytest.mark.parametrize("module", [xor, worked_example, handwritten, digits, demo, draw_graph, explain])
 def test_help_works(module, capsys):
     with pytest.raises(SystemExit) as exit_:
         module.main(["--help"])
     assert exit_.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("script", ["quickstart.py", "property_test.py"])
+def test_scripts_without_main_honour_help(script):
+    """--help prints the usage and runs nothing (property_test would run Hypothesis, quickstart train)."""
+    result = subprocess.run([sys.executable, str(EXAMPLES / script), "--help"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage:")
+    assert "dloss/dw" not in result.stdout and "on every tensor Hypothesis tried" not in result.stdout
+
+
+def test_quickstart_prints_its_loss_and_gradients():
+    result = subprocess.run([sys.executable, str(EXAMPLES / "quickstart.py")], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("loss     0.38")
+
+
+def test_draw_graph_runs_from_another_folder(tmp_path):
+    result = subprocess.run([sys.executable, str(EXAMPLES / "draw_graph.py"), "article.svg"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "article.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_draw_graph_names_a_missing_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        draw_graph.main([str(tmp_path / "missing" / "article.svg")])
+    assert f"the folder {tmp_path / 'missing'} does not exist" in capsys.readouterr().err
+
+
+def test_the_article_network_names_every_tensor_as_the_article_does():
+    net = draw_graph.article_network()
+    assert set(net) == {"W1", "z1", "h1", "W2", "z2", "h2", "err", "loss"}
+    np.testing.assert_allclose(net["h2"].numpy(), [ARTICLE["h2"]], rtol=0, atol=2e-8)
 
 
 def test_xor_script_runs_and_writes_its_figure(tmp_path):
@@ -62,15 +102,34 @@ def test_xor_script_runs_and_writes_its_figure(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "step       20/20" in result.stdout
-    figure = tmp_path / "xor_h3_lr0.003_reg0.png"
+    figure = tmp_path / "xor_h3_lr0.003_reg0_sgd_clip1_halflife5.png"
     assert figure.read_bytes().startswith(b"\x89PNG")
 
 
 def test_xor_with_adam_regularisation_and_biases_runs(tmp_path, capsys):
-    history = xor.main(["--steps", "10", "--optimizer", "adam", "--reg", "1e-4", "--bias", "--hidden", "5",
-                        "--out", str(tmp_path), "--no-graph"])
+    history, written = xor.main(["--steps", "10", "--optimizer", "adam", "--reg", "1e-4", "--bias", "--hidden", "5",
+                                 "--out", str(tmp_path), "--no-graph"])
     assert len(history["loss"]) == 10 and np.all(np.isfinite(history["loss"]))
-    assert (tmp_path / "xor_h5_lr0.003_reg0.0001_bias.png").exists()
+    assert written == [str(tmp_path / "xor_h5_lr0.003_reg0.0001_adam_bias.png")]
+    assert pathlib.Path(written[0]).exists()
+
+
+def test_xor_runs_with_different_optimisers_write_different_files(tmp_path, capsys):
+    names = {xor.run_name(xor.parse_args(["--optimizer", optimizer])) for optimizer in ("sgd", "adam")}
+    assert names == {"xor_h3_lr0.003_reg0_sgd", "xor_h3_lr0.003_reg0_adam"}
+
+
+def test_xor_rejects_a_network_without_hidden_units(capsys):
+    with pytest.raises(SystemExit):
+        xor.parse_args(["--hidden", "0"])
+    assert "--hidden must be at least 1: the network needs a hidden unit, got 0" in capsys.readouterr().err
+
+
+def test_xor_names_the_tensors_of_its_network_and_loss():
+    model = xor.ArticleNetwork(4, seed=0, bias=True)
+    loss = xor.article_loss(model, *nn.data.xor(10), reg=1e-3)
+    names = {t.name for t in backward_order([loss])} - {None}
+    assert names == {"W1", "b1", "z1", "h1", "W2", "b2", "z2", "h2", "err", "data term", "penalty", "loss"}
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's own note on the NaN
@@ -85,11 +144,26 @@ def test_xor_rejects_a_batch_that_leaves_no_test_set(capsys):
     assert "--batch must be between 1 and --points - 1" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(viz is None, reason="tinygrad_edu.viz is not installed")
-def test_xor_writes_the_loss_graph_and_the_explain_page(tmp_path):
+def test_xor_writes_the_loss_graph_and_the_explain_page(tmp_path, capsys):
     xor.main(["--steps", "3", "--out", str(tmp_path), "--explain", str(tmp_path / "explain")])
-    assert (tmp_path / "xor_h3_lr0.003_reg0_graph.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    assert (tmp_path / "xor_h3_lr0.003_reg0_sgd_graph.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
     assert "W2" in (tmp_path / "explain" / "worked_example.html").read_text()
+
+
+def test_demo_draws_the_articles_network_with_named_tensors(tmp_path, capsys):
+    written = demo.main(["--steps", "20", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert [pathlib.Path(path).name for path in written] == [
+        "xor_h3_lr8_reg0_sgd.png", "xor_h3_lr8_reg0_sgd_graph.svg", "worked_example.html",
+        "xor_h8_lr2_reg0_sgd_bias.png", "xor_h8_lr2_reg0_sgd_bias_graph.svg"]
+    assert out.splitlines()[-1] == "Open these in a browser or image viewer: " + ", ".join(written)
+    graph = html.unescape((tmp_path / "xor_h3_lr8_reg0_sgd_graph.svg").read_text())
+    for label in ("dz2/dW2 = h1ᵀ", "dh2/dz2 = h2(1", "dloss/dsum", ">W1<", ">z1<", ">h1<", ">W2<", ">z2<", ">h2<"):
+        assert label in graph
+    page = (tmp_path / "worked_example.html").read_text()
+    data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.S)[1])
+    names = [t["name"] for t in data["tensors"]]
+    assert {"X", "W1", "z1", "h1", "W2", "z2", "h2", "loss"} <= set(names) and "matmul" not in names
 
 
 def test_handwritten_shows_the_slipped_gradient(capsys):
@@ -108,4 +182,6 @@ def test_handwritten_trains_with_both_gradients_side_by_side(capsys):
 def test_digits_reaches_95_percent_test_accuracy(tmp_path, capsys):
     saved = tmp_path / "digits.npz"
     assert digits.main(["--save", str(saved)]) >= 0.95
-    assert "epoch  15/15" in capsys.readouterr().out and saved.exists()
+    out = capsys.readouterr().out
+    assert "epoch  15/15" in out and saved.exists()
+    assert "the model:\nMLP(\n  (0): Linear(64→64)\n  (1): ReLU\n  (2): Linear(64→10)\n)\n" in out  # a layer a line

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from tinygrad_edu import Tensor, scope, viz
+from tinygrad_edu import Function, Tensor, scope, viz
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -198,7 +198,7 @@ def test_without_any_renderer_save_svg_names_both_remedies(net, tmp_path, monkey
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
     monkeypatch.setattr(viz.sysconfig, "get_path", lambda name: str(empty))  # no venv scripts either
-    with pytest.raises(viz.RendererNotFoundError, match=r"(?s)install Graphviz.*`dot`.*pip install graphviz-pure"):
+    with pytest.raises(viz.RendererNotFoundError, match=r"(?s)pip install graphviz-pure.*install Graphviz.*renderer=\"dot\""):
         viz.save_svg(net["loss"], tmp_path / "never.svg")
     assert not (tmp_path / "never.svg").exists()
 
@@ -208,13 +208,128 @@ def test_display_names_fall_back_to_op_then_value():
     assert [viz.display_name(t) for t in (x, x.exp(), Tensor(0.5))] == ["tensor", "exp", "0.5"]
 
 
-def test_a_system_dot_on_path_is_preferred_to_graphviz_pure(net, tmp_path, monkeypatch):
+def fake_dot(tmp_path, monkeypatch, script):
+    """A `dot` on PATH that runs script (sh), as a system Graphviz would be found."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    fake_dot = bin_dir / "dot"
-    fake_dot.write_text("#!/bin/sh\ncat > /dev/null\necho '<svg><title>from dot</title></svg>'\n")
-    fake_dot.chmod(0o755)
+    dot = bin_dir / "dot"
+    dot.write_text("#!/bin/sh\nwhile read -r line; do :; done\n" + script)  # reads the DOT source
+    dot.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
-    assert viz.renderer() == str(fake_dot)
+    return dot
+
+
+def test_graphviz_pure_draws_by_default_even_with_a_system_dot_on_path(net, tmp_path, monkeypatch):
+    fake_dot(tmp_path, monkeypatch, "echo '<svg><title>from dot</title></svg>'\n")
     viz.save_svg(net["loss"], tmp_path / "g.svg")
+    svg = (tmp_path / "g.svg").read_text()
+    assert "from dot" not in svg and "<svg" in svg
+    assert svg == viz.svg_of(viz.draw(net["loss"]))  # the same SVG every time
+
+
+def test_the_system_dot_draws_when_asked_for(net, tmp_path, monkeypatch):
+    dot = fake_dot(tmp_path, monkeypatch, "echo '<svg><title>from dot</title></svg>'\n")
+    assert viz.find_renderer("dot") == str(dot)
+    viz.save_svg(net["loss"], tmp_path / "g.svg", renderer="dot")
     assert "from dot" in (tmp_path / "g.svg").read_text()
+
+
+@pytest.mark.parametrize("script", [
+    'echo \'Format: "svg" not recognized. Use one of:\' >&2\nexit 1\n',  # Debian's dot before `dot -c` has run
+    "exit 0\n",                                                          # no SVG at all
+])
+def test_a_failing_system_dot_falls_back_to_graphviz_pure_with_a_warning(net, tmp_path, monkeypatch, script):
+    fake_dot(tmp_path, monkeypatch, script)
+    with pytest.warns(RuntimeWarning, match="(?s)dot failed .* drawing with graphviz-pure instead"):
+        viz.save_svg(net["loss"], tmp_path / "g.svg", renderer="dot")
+    assert (tmp_path / "g.svg").read_text() == viz.svg_of(viz.draw(net["loss"]))
+
+
+def test_asking_for_a_missing_system_dot_falls_back_with_a_warning(net, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.warns(RuntimeWarning, match="No `dot` program found"):
+        assert "<svg" in viz.svg_of(viz.draw(net["loss"]), renderer="dot")
+
+
+def test_an_unknown_renderer_is_a_clear_error(net):
+    with pytest.raises(ValueError, match="renderer must be one of 'graphviz-pure', 'dot', not 'neato'"):
+        viz.svg_of(viz.draw(net["loss"]), renderer="neato")
+
+
+# --- hostile names and sizes ------------------------------------------------------------------
+
+class Unprintable:
+    def __str__(self):
+        raise RuntimeError("no text for you")
+
+
+@pytest.mark.parametrize("name, shown", [
+    (5, "5"), (2.5, "2.5"), (("W", 1), "('W', 1)"), (pathlib.PurePosixPath("a/b"), "a/b"),
+    (Unprintable(), "<Unprintable object>"),
+])
+def test_any_object_as_a_name_is_shown_as_its_str(tmp_path, name, shown):
+    x = Tensor([1.0, 2.0], requires_grad=True, name=name)
+    path = tmp_path / "g.svg"
+    viz.save_svg((x * 3).sum(), path, highlight=x)
+    texts = {"".join(t.itertext()) for t in ET.parse(path).getroot().iter(f"{SVG}text")}
+    assert shown in texts and f"dmul/d{shown} = 3" in texts
+
+
+HOSTILE_NAMES = [("a\x00b", r"a\x00b"), ("line\nbreak\ttab", r"line\nbreak\ttab"), ("\ud800", r"\ud800"),
+                 ("\x1b[31mred", r"\x1b[31mred"), ("bidi\u202eevil", r"bidi\u202eevil"), ("\x7f", r"\x7f")]
+
+
+@pytest.mark.parametrize("name, shown", HOSTILE_NAMES)
+def test_control_characters_nul_and_lone_surrogates_are_escaped(tmp_path, name, shown):
+    x = Tensor([1.0, 2.0], requires_grad=True, name=name)
+    with scope(name):  # as a module's label too
+        y = x * 2
+    path = tmp_path / "g.svg"
+    viz.save_svg(y.sum(), path, highlight=x)
+    root = ET.parse(path).getroot()  # well-formed XML: no control character got through
+    texts = {"".join(t.itertext()) for t in root.iter(f"{SVG}text")}
+    assert {shown, f"dmul/d{shown} = 2"} <= texts
+    viz.save_html(y.sum(), tmp_path / "page.html")
+    assert shown in (tmp_path / "page.html").read_text(encoding="utf-8")
+
+
+def test_a_long_name_is_cut_with_a_note(tmp_path):
+    x = Tensor([1.0], requires_grad=True, name="x" * 20_000)
+    graph = viz.draw((x * 2).sum(), highlight=x)
+    shown = "x" * viz.MAX_TEXT + "… (19900 more characters)"
+    assert parse(graph)[0]["t0"][0] == shown
+    assert max(map(len, graph.source.splitlines())) < 2_000  # the system dot fails on labels over 16,384
+    viz.save_svg((x * 2).sum(), tmp_path / "g.svg")
+
+
+def test_long_parameters_and_many_values_are_cut_with_a_note():
+    x = Tensor(np.arange(300.0).reshape(100, 3), requires_grad=True, name="x")
+    deep = x.reshape(*(1,) * 60, 300)  # its shape, and its op's parameter, are long texts
+    graph = viz.draw(deep.sum(), max_values=10 ** 6)
+    nodes, _ = parse(graph)
+    x_label = next(lines for lines in nodes.values() if lines[0] == "x")
+    assert len(x_label) == 2 + viz.MAX_ROWS + 1 and x_label[-1] == f"… {100 - viz.MAX_ROWS} more rows"
+    reshape_label = next(lines for lines in nodes.values() if lines[0].startswith("Reshape"))
+    assert reshape_label[0].endswith("more characters)")
+    assert max(map(len, graph.source.splitlines())) < 16_384
+
+
+def test_a_scope_label_and_a_custom_formula_with_odd_text_are_shown(tmp_path):
+    class Odd(Function):
+        derivatives = ("{0} and {x.real} and {", )
+
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    x = Tensor([1.0], requires_grad=True, name="x")
+    with scope("layer\x00one"):
+        y = Odd.apply(x)
+    path = tmp_path / "g.svg"
+    viz.save_svg(y.sum(), path, highlight=x)
+    texts = {"".join(t.itertext()) for t in ET.parse(path).getroot().iter(f"{SVG}text")}
+    assert r"layer\x00one" in texts and "dodd/dx = {0} and {x.real} and {" in texts

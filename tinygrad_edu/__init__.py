@@ -3,6 +3,7 @@ from .errors import AnomalyError, AxisError, GradcheckError, JitError, ShapeErro
 from .context import enable_grad, is_grad_enabled, no_grad, observe, scope
 from .tensor import Function, Tensor, backward_order, grad, unbroadcast
 from . import ops  # noqa: F401  (gives Tensor its op methods)
+from . import conv  # noqa: F401  (gives Tensor conv2d and the poolings)
 from .indexing import maximum, minimum, where
 from .shapes import cat, stack
 from .gradcheck import check_graph, gradcheck, gradgradcheck

@@ -3,6 +3,7 @@
 It is an observer (see tinygrad_edu.observe): the engine tells it of every op's
 forward and backward while it is on, and a normal run pays nothing for it.
 """
+import contextlib
 import threading
 import weakref
 
@@ -102,10 +103,14 @@ class detect_anomaly:
 
     def __init__(self, check_nan=True):
         self._observing = observe(_Checker(check_nan))
+        # The checker names the op behind each NaN and Inf, so NumPy's RuntimeWarning would only come first.
+        self._numpy_warnings = np.errstate(all="ignore") if check_nan else contextlib.nullcontext()
 
     def __enter__(self):
         self._observing.__enter__()
+        self._numpy_warnings.__enter__()
         return self
 
     def __exit__(self, *exc):
+        self._numpy_warnings.__exit__(*exc)
         self._observing.__exit__(*exc)
