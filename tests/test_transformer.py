@@ -5,19 +5,13 @@ import sys
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
 EXAMPLES = pathlib.Path(__file__).parents[1] / "examples"
 sys.path.insert(0, str(EXAMPLES))
 import tiny_transformer as tt  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    """As the script itself runs: its matrices are small, and BLAS threads only slow them down
-    (several times over on a busy machine)."""
-    with threadpool_limits(1, user_api="blas"):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def test_sequences_are_digits_a_separator_and_the_digits_sorted():

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .errors import ShapeError
+from .ops import apply_or_forward
 from .tensor import Function, Tensor, tensor_method
 
 
@@ -49,14 +50,6 @@ def _scatter_windows(windows, shape, stride, padding):
     return padded[:, :, ph:ph + shape[2], pw:pw + shape[3]]
 
 
-def _run(op, x, **params):
-    """op on x: recorded when x is a Tensor (a backward under create_graph), else plain
-    NumPy (a plain backward), so a backward that calls it works either way."""
-    if isinstance(x, Tensor):
-        return op.apply(x, **params)
-    return op.forward(op(), x, **params)
-
-
 class Im2Col(Function):
     """The windows of an image, (N, C, H, W) -> (N, C, OH, OW, kh, kw), copied out of it."""
     derivatives = ("col2im",)
@@ -86,11 +79,11 @@ class Col2Im(Function):
 
 
 def im2col(x, kernel, stride, padding):
-    return _run(Im2Col, x, kernel=kernel, stride=stride, padding=padding)
+    return apply_or_forward(Im2Col, x, kernel=kernel, stride=stride, padding=padding)
 
 
 def col2im(windows, shape, stride, padding):
-    return _run(Col2Im, windows, shape=shape, stride=stride, padding=padding)
+    return apply_or_forward(Col2Im, windows, shape=shape, stride=stride, padding=padding)
 
 
 def _as_rows(windows):

@@ -73,7 +73,7 @@ Tensor.__add__ = add
 
 class Sub(Function):
     ufunc = np.subtract
-    derivatives = ("1", "-1")
+    derivatives = ("1", "−1")
 
     @staticmethod
     def forward(ctx, a, b):
@@ -130,7 +130,7 @@ Tensor.__mul__ = mul
 
 class Div(Function):
     ufunc = np.divide
-    derivatives = ("1/{b}", "-{out}/{b}")
+    derivatives = ("1/{b}", "−{out}/{b}")
 
     @staticmethod
     def forward(ctx, a, b):
@@ -161,7 +161,7 @@ Tensor.__truediv__ = div
 
 class Neg(Function):
     ufunc = np.negative
-    derivatives = ("-1",)
+    derivatives = ("−1",)
 
     @staticmethod
     def forward(ctx, x):
@@ -182,7 +182,7 @@ Tensor.__neg__ = neg
 
 
 class Pow(Function):
-    derivatives = ("{k}·{x}^({k}-1)",)
+    derivatives = ("{k}·{x}^({k}−1)",)
 
     @staticmethod
     def forward(ctx, x, k):
@@ -200,7 +200,7 @@ class Pow(Function):
 
 class Power(Function):
     ufunc = np.power
-    derivatives = ("{b}·{a}^({b}-1)", "{out}·ln {a}")
+    derivatives = ("{b}·{a}^({b}−1)", "{out}·ln {a}")
 
     @staticmethod
     def forward(ctx, a, b):
@@ -299,7 +299,7 @@ Tensor.__matmul__ = matmul
 # --- elementwise functions -------------------------------------------------
 
 class Sigmoid(Function):
-    derivatives = ("{out}(1-{out})",)
+    derivatives = ("{out}(1−{out})",)
 
     @staticmethod
     def forward(ctx, x):
@@ -325,7 +325,7 @@ def sigmoid(self):
 
 class Tanh(Function):
     ufunc = np.tanh
-    derivatives = ("1-{out}²",)
+    derivatives = ("1−{out}²",)
 
     @staticmethod
     def forward(ctx, x):
@@ -526,7 +526,7 @@ def sin(self):
 
 class Cos(Function):
     ufunc = np.cos
-    derivatives = ("-sin {x}",)
+    derivatives = ("−sin {x}",)
 
     @staticmethod
     def forward(ctx, x):
@@ -648,7 +648,7 @@ def elu(self, alpha=1.0):
 
 
 class Silu(Function):
-    derivatives = ("σ({x}) + {out}(1-σ({x}))",)
+    derivatives = ("σ({x}) + {out}(1−σ({x}))",)
 
     @staticmethod
     def forward(ctx, x):
@@ -673,7 +673,7 @@ _GELU_C = float(np.sqrt(2 / np.pi))  # gelu's tanh approximation: tanh(c·(x + 0
 
 
 class Gelu(Function):
-    derivatives = ("½(1+t) + ½{x}(1-t²)·c(1+3·0.044715{x}²)",)
+    derivatives = ("½(1+t) + ½{x}(1−t²)·c(1+3·0.044715{x}²)",)
 
     @staticmethod
     def forward(ctx, x):
@@ -714,7 +714,7 @@ def softplus(self):
 
 
 class LogSigmoid(Function):
-    derivatives = ("σ(-{x})",)
+    derivatives = ("σ(−{x})",)
 
     @staticmethod
     def forward(ctx, x):
@@ -830,7 +830,7 @@ class Min(Max):
 
 
 class Var(Function):
-    derivatives = ("2({x}-mean)/(n-correction)",)
+    derivatives = ("2({x}−mean)/(n−correction)",)
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False, correction=1):
@@ -1009,7 +1009,7 @@ def _shifted(x, axis):
 
 
 class Softmax(Function):
-    derivatives = ("{out}(δ-{out})",)
+    derivatives = ("{out}(δ−{out})",)
 
     @staticmethod
     def forward(ctx, x, axis=-1):
@@ -1026,7 +1026,7 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
-    derivatives = ("δ-softmax({x})",)
+    derivatives = ("δ−softmax({x})",)
 
     @staticmethod
     def forward(ctx, x, axis=-1):

@@ -135,7 +135,7 @@ class _Placeholders(dict):
 
 
 def local_derivative(out, i):
-    """The label of the edge from input i of out's op: e.g. 'dh2/dz2 = h2(1-h2)'."""
+    """The label of the edge from input i of out's op: e.g. 'dh2/dz2 = h2(1−h2)'."""
     op = out.op
     names = [display_name(x) for x in op.inputs]
     label = f"d{display_name(out)}/d{names[i]}"
