@@ -11,6 +11,7 @@ from tinygrad_edu import Tensor, scope
 
 class Module:
     """Base class: subclasses set parameters and child modules as attributes and define forward()."""
+    training = True  # until train(False) or eval(); layers such as Dropout read it
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
@@ -41,6 +42,17 @@ class Module:
     def zero_grad(self):
         for p in self.parameters():
             p.grad = None
+
+    def train(self, mode=True):
+        """Set training mode on this module and all its children; returns the module."""
+        self.training = mode
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode (Dropout passes inputs through): train(False)."""
+        return self.train(False)
 
     def state_dict(self):
         """{name: copy of the parameter's array}: a snapshot that later training does not change."""

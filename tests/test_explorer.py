@@ -76,7 +76,7 @@ def test_each_local_derivative_is_shown_with_its_numbers_beside_its_formula():
     steps = viz._explorer_data(net["loss"], digits=8, max_values=64)["steps"]
     h1, h2 = net["h1"].data, net["h2"].data
     sigmoid = blocks_of(steps, "Sigmoid's backward: from h2")
-    assert sigmoid["local derivative dh2/dz2 = h2(1-h2)"] == viz.number_rows(h2 * (1 - h2), 8)
+    assert sigmoid["local derivative dh2/dz2 = h2(1−h2)"] == viz.number_rows(h2 * (1 - h2), 8)
     matmul = blocks_of(steps, "Matmul's backward: from z2")
     assert matmul["local derivative dz2/dW2 = h1ᵀ"] == viz.number_rows(h1.T, 8)
     assert matmul["local derivative dz2/dh1 = W2ᵀ"] == viz.number_rows(net["W2"].data.T, 8)
@@ -106,7 +106,7 @@ def test_a_broadcast_input_says_its_gradient_was_summed_and_a_softmax_shows_its_
     assert "to b: dloss/db = dloss/dadd × dadd/db, element by element, then summed to b's shape (3,) " \
            "(NumPy broadcast it)" in add
     softmax = blocks_of(steps, "Softmax's backward")
-    assert softmax["local derivative dsoftmax/dadd = softmax(δ-softmax)"] is None
+    assert softmax["local derivative dsoftmax/dadd = softmax(δ−softmax)"] is None
 
 
 def test_a_page_of_a_large_graph_is_bounded_like_the_drawing_and_says_so(tmp_path):

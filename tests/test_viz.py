@@ -14,8 +14,8 @@ EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK_TITLE = "{http://www.w3.org/1999/xlink}title"
 # The chain rule for dLoss/dW2, one factor per edge, as the article's figure names them.
-W2_PATH_LABELS = {"dloss/dsum = 1/2", "dsum/dsquare = 1", "dsquare/derr = 2err", "derr/dh2 = -1",
-                  "dh2/dz2 = h2(1-h2)", "dz2/dW2 = h1ᵀ"}
+W2_PATH_LABELS = {"dloss/dsum = 1/2", "dsum/dsquare = 1", "dsquare/derr = 2err", "derr/dh2 = −1",
+                  "dh2/dz2 = h2(1−h2)", "dz2/dW2 = h1ᵀ"}
 
 
 def article_network():

@@ -3,10 +3,14 @@ from .errors import AnomalyError, AxisError, GradcheckError, JitError, ShapeErro
 from .context import enable_grad, is_grad_enabled, no_grad, observe, scope
 from .tensor import Function, Tensor, backward_order, grad, unbroadcast
 from . import ops  # noqa: F401  (gives Tensor its op methods)
+from . import conv  # noqa: F401  (gives Tensor conv2d and the poolings)
+from .indexing import maximum, minimum, where
+from .shapes import cat, stack
 from .gradcheck import check_graph, gradcheck, gradgradcheck
 from .anomaly import detect_anomaly
 from .jit import jit
 
 __all__ = ["Tensor", "Function", "grad", "no_grad", "enable_grad", "is_grad_enabled", "scope", "observe",
-           "backward_order", "unbroadcast", "gradcheck", "gradgradcheck", "check_graph", "detect_anomaly", "jit",
+           "backward_order", "unbroadcast", "where", "maximum", "minimum", "cat", "stack",
+           "gradcheck", "gradgradcheck", "check_graph", "detect_anomaly", "jit",
            "ShapeError", "AxisError", "GradcheckError", "AnomalyError", "JitError"]

@@ -1,13 +1,15 @@
 """Every built-in op: forward and backward side by side, and the Tensor method that calls it.
 
-Each backward is written with operators, NumPy ufuncs, `.sum`, `.reshape` and
-`.transpose` only, so the same code runs on ndarrays (a plain backward) and on
+Each backward is written with operators, NumPy ufuncs, `.sum`, `.reshape`,
+`.transpose`, indexing and `apply_or_forward` (for an op NumPy has no ufunc for,
+such as sigmoid) only, so the same code runs on ndarrays (a plain backward) and on
 Tensors (under create_graph). Broadcasting is undone for every op in one place
 (tensor.unbroadcast), so no op handles it itself. Each `derivatives` entry is the
 local derivative for one input, as drawings label it.
 """
 import numpy as np
 
+from .context import no_grad
 from .errors import AxisError, ShapeError
 from .tensor import Function, Tensor, _constant, _shape_argument, tensor_method
 
@@ -24,6 +26,20 @@ def operands(a, b):
         floating = a.dtype if a.dtype.kind == "f" else b.dtype
         a, b = (x if x.dtype.kind == "f" else Tensor(x.data, dtype=floating) for x in (a, b))
     return a, b
+
+
+def apply_or_forward(op, *values, **params):
+    """op on values inside a backward: op.apply when some value is a Tensor (a create_graph
+    backward, whose result must be differentiable again), else op.forward's plain NumPy."""
+    if any(isinstance(v, Tensor) for v in values):
+        return op.apply(*values, **params)
+    return op.forward(op(), *values, **params)
+
+
+def apply_without_gradient(op, *values, **params):
+    """op's result as data with no gradient (a mask, a position, a sign): it is never recorded."""
+    with no_grad():
+        return op.apply(*values, **params)
 
 
 # --- arithmetic ------------------------------------------------------------
@@ -57,7 +73,7 @@ Tensor.__add__ = add
 
 class Sub(Function):
     ufunc = np.subtract
-    derivatives = ("1", "-1")
+    derivatives = ("1", "−1")
 
     @staticmethod
     def forward(ctx, a, b):
@@ -114,7 +130,7 @@ Tensor.__mul__ = mul
 
 class Div(Function):
     ufunc = np.divide
-    derivatives = ("1/{b}", "-{out}/{b}")
+    derivatives = ("1/{b}", "−{out}/{b}")
 
     @staticmethod
     def forward(ctx, a, b):
@@ -145,7 +161,7 @@ Tensor.__truediv__ = div
 
 class Neg(Function):
     ufunc = np.negative
-    derivatives = ("-1",)
+    derivatives = ("−1",)
 
     @staticmethod
     def forward(ctx, x):
@@ -166,7 +182,7 @@ Tensor.__neg__ = neg
 
 
 class Pow(Function):
-    derivatives = ("{k}·{x}^({k}-1)",)
+    derivatives = ("{k}·{x}^({k}−1)",)
 
     @staticmethod
     def forward(ctx, x, k):
@@ -182,17 +198,44 @@ class Pow(Function):
         return g * ctx.k * x ** (ctx.k - 1)
 
 
+class Power(Function):
+    ufunc = np.power
+    derivatives = ("{b}·{a}^({b}−1)", "{out}·ln {a}")
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a ** b
+        ctx.save_for_backward(a, b, out, a == 0, b == 0)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out, zero_base, zero_exponent = ctx.saved_tensors
+        wanted = ctx.needs_input_grad
+        # Two slopes are 0 where a formula would give 0·inf, as in PyTorch: in a where b is 0
+        # (a^(b-1) becomes a^0), and in b where a is 0 (ln a becomes ln 1).
+        grad_a = g * b * a ** (b - 1 + zero_exponent) if wanted[0] else None
+        return grad_a, (g * out * np.log(a + zero_base) if wanted[1] else None)
+
+
 @tensor_method
 def pow(self, k):
-    """self ** k for a number k."""
+    """self ** k: k a number, or a Tensor or array (then the power is differentiable in k too)."""
+    if isinstance(k, (Tensor, np.ndarray, list)):
+        return Power.apply(*operands(self, k))
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, float, np.number)):
-        raise TypeError(f"pow: the exponent must be a Python or NumPy number, got {type(k).__name__}")
+        raise TypeError(f"pow: the exponent must be a number, a Tensor or an array, got {type(k).__name__}")
     if k == 2:  # the common case, with a cheaper backward
         return Square.apply(self)
     k = k.item() if isinstance(k, np.generic) else k  # a NumPy scalar would upcast float32
     if self.dtype.kind != "f" and not (isinstance(k, int) and k >= 0):  # NumPy refuses int ** negative int
         return Pow.apply(self.astype(np.result_type(self.dtype, 1.0)), k=k)
     return Pow.apply(self, k=k)
+
+
+@tensor_method
+def __rpow__(self, other):
+    return Power.apply(*operands(other, self))
 
 
 Tensor.__pow__ = pow
@@ -256,7 +299,7 @@ Tensor.__matmul__ = matmul
 # --- elementwise functions -------------------------------------------------
 
 class Sigmoid(Function):
-    derivatives = ("{out}(1-{out})",)
+    derivatives = ("{out}(1−{out})",)
 
     @staticmethod
     def forward(ctx, x):
@@ -282,7 +325,7 @@ def sigmoid(self):
 
 class Tanh(Function):
     ufunc = np.tanh
-    derivatives = ("1-{out}²",)
+    derivatives = ("1−{out}²",)
 
     @staticmethod
     def forward(ctx, x):
@@ -460,6 +503,236 @@ def clip(self, low=None, high=None):
     return Clip.apply(self, low=low, high=high)
 
 
+class Sin(Function):
+    ufunc = np.sin
+    derivatives = ("cos {x}",)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * np.cos(x)
+
+
+@tensor_method
+def sin(self):
+    """Sine, elementwise."""
+    return Sin.apply(self)
+
+
+class Cos(Function):
+    ufunc = np.cos
+    derivatives = ("−sin {x}",)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return -g * np.sin(x)
+
+
+@tensor_method
+def cos(self):
+    """Cosine, elementwise."""
+    return Cos.apply(self)
+
+
+class Log1p(Function):
+    ufunc = np.log1p
+    derivatives = ("1/(1+{x})",)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.log1p(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g / (1 + x)
+
+
+@tensor_method
+def log1p(self):
+    """log(1 + x), elementwise, accurate for tiny x."""
+    return Log1p.apply(self)
+
+
+class Expm1(Function):
+    ufunc = np.expm1
+    derivatives = ("{out}+1",)
+
+    @staticmethod
+    def forward(ctx, x):
+        out = np.expm1(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out, = ctx.saved_tensors
+        return g * (out + 1)
+
+
+@tensor_method
+def expm1(self):
+    """e^x - 1, elementwise, accurate for tiny x."""
+    return Expm1.apply(self)
+
+
+class Sign(Function):
+    """-1, 0 or 1 by the sign of x (NaN stays NaN); flat wherever it has a slope, so no gradient."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.sign(x)
+
+
+@tensor_method
+def sign(self):
+    """-1, 0 or 1 by the sign of each element, as a Tensor with no gradient."""
+    return apply_without_gradient(Sign, self)
+
+
+class LeakyRelu(Function):
+    derivatives = ("1 if {x}>0 else {negative_slope}",)
+
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+        slope = np.where(x > 0, 1, negative_slope).astype(x.dtype, copy=False)
+        ctx.save_for_backward(slope)
+        return x * slope
+
+    @staticmethod
+    def backward(ctx, g):
+        slope, = ctx.saved_tensors
+        return g * slope
+
+
+@tensor_method
+def leaky_relu(self, negative_slope=0.01):
+    """x for x > 0, else negative_slope·x, elementwise."""
+    return LeakyRelu.apply(self, negative_slope=negative_slope)
+
+
+class Elu(Function):
+    derivatives = ("1 if {x}>0 else {out}+{alpha}",)
+
+    @staticmethod
+    def forward(ctx, x, alpha=1.0):
+        ctx.alpha = alpha
+        positive = x > 0
+        out = np.where(positive, x, alpha * np.expm1(np.minimum(x, 0)))  # no overflow for large x
+        ctx.save_for_backward(positive, ~positive, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        positive, negative, out = ctx.saved_tensors
+        # Below 0 the slope α·e^x is out + α: written with out, it differentiates again.
+        return g * (positive + negative * (out + ctx.alpha))
+
+
+@tensor_method
+def elu(self, alpha=1.0):
+    """x for x > 0, else alpha·(e^x - 1), elementwise."""
+    return Elu.apply(self, alpha=alpha)
+
+
+class Silu(Function):
+    derivatives = ("σ({x}) + {out}(1−σ({x}))",)
+
+    @staticmethod
+    def forward(ctx, x):
+        out = x * apply_or_forward(Sigmoid, x)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        s = apply_or_forward(Sigmoid, x)  # an op under create_graph, so the slope differentiates too
+        return g * (s + out * (1 - s))
+
+
+@tensor_method
+def silu(self):
+    """x·sigmoid(x), elementwise (also called swish)."""
+    return Silu.apply(self)
+
+
+_GELU_C = float(np.sqrt(2 / np.pi))  # gelu's tanh approximation: tanh(c·(x + 0.044715·x³))
+
+
+class Gelu(Function):
+    derivatives = ("½(1+t) + ½{x}(1−t²)·c(1+3·0.044715{x}²)",)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return 0.5 * x * (1 + np.tanh(_GELU_C * (x + 0.044715 * x * x * x)))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        t = np.tanh(_GELU_C * (x + 0.044715 * x * x * x))
+        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _GELU_C * (1 + 3 * 0.044715 * x * x))
+
+
+@tensor_method
+def gelu(self):
+    """0.5·x·(1 + tanh(√(2/π)·(x + 0.044715x³))), elementwise: torch's gelu(approximate="tanh")."""
+    return Gelu.apply(self)
+
+
+class Softplus(Function):
+    derivatives = ("σ({x})",)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.logaddexp(0, x)  # log(1 + e^x) without overflow at any x
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * apply_or_forward(Sigmoid, x)
+
+
+@tensor_method
+def softplus(self):
+    """log(1 + e^x), elementwise, stable for any x."""
+    return Softplus.apply(self)
+
+
+class LogSigmoid(Function):
+    derivatives = ("σ(−{x})",)
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return -np.logaddexp(0, -x)  # -log(1 + e^-x) without overflow at any x
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * apply_or_forward(Sigmoid, -x)
+
+
+@tensor_method
+def logsigmoid(self):
+    """log(sigmoid(x)), elementwise, stable for any x."""
+    return LogSigmoid.apply(self)
+
+
 # --- reductions ------------------------------------------------------------
 
 def _reduced_axes(x, axis, op):
@@ -488,6 +761,11 @@ def _remember_reduction(ctx, x, axis, keepdims, op):
     return axes
 
 
+def _reduced_count(x, axes):
+    """How many elements of x each result of a reduction over axes takes in."""
+    return x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+
+
 def _spread(ctx, g):
     """The reduced gradient g, broadcast back over the reduced axes (adding zeros works on Tensors too)."""
     if ctx.kept_shape is not None:
@@ -513,7 +791,7 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         axes = _remember_reduction(ctx, x, axis, keepdims, "mean")
-        ctx.count = x.size if axes is None else int(np.prod([x.shape[a] for a in axes]))
+        ctx.count = _reduced_count(x, axes)
         return x.mean(axis=axes, keepdims=keepdims)
 
     @staticmethod
@@ -523,16 +801,19 @@ class Mean(Function):
 
 class Max(Function):
     derivatives = ("[{x}=max]",)
+    reduce = staticmethod(np.max)  # Min below is this op with np.min
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
-        axes = _reduced_axes(x, axis, "max")
+        name = ctx.name.lower()
+        axes = _reduced_axes(x, axis, name)
         if x.size == 0:
-            raise ShapeError(f"max: cannot reduce an empty tensor of shape {x.shape}")
-        out = x.max(axis=axes, keepdims=True)
+            raise ShapeError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
+        out = type(ctx).reduce(x, axis=axes, keepdims=True)
         ctx.kept_shape = out.shape
         # Ties share the gradient equally, so it is the derivative of the max value;
         # a NaN is the max (NumPy propagates it) and takes the gradient, as in PyTorch.
+        # The same holds for min.
         is_max = (x == out) | (np.isnan(x) & np.isnan(out))
         ctx.save_for_backward(is_max / is_max.sum(axis=axes, keepdims=True))
         return out if keepdims else np.squeeze(out, axis=axes)
@@ -541,6 +822,65 @@ class Max(Function):
     def backward(ctx, g):
         share, = ctx.saved_tensors
         return g.reshape(ctx.kept_shape) * share
+
+
+class Min(Max):
+    derivatives = ("[{x}=min]",)
+    reduce = staticmethod(np.min)
+
+
+class Var(Function):
+    derivatives = ("2({x}−mean)/(n−correction)",)
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False, correction=1):
+        ctx.axes = axes = _remember_reduction(ctx, x, axis, keepdims, "var")
+        ctx.divisor = _reduced_count(x, axes) - correction  # 0 or less gives inf or NaN, as NumPy and PyTorch do
+        ctx.save_for_backward(x)
+        centered = x - x.mean(axis=axes, keepdims=True)
+        return (centered * centered).sum(axis=axes, keepdims=keepdims) / ctx.divisor
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return _spread(ctx, g) * 2 * (x - x.mean(axis=ctx.axes, keepdims=True)) / ctx.divisor
+
+
+class LogSumExp(Function):
+    derivatives = ("softmax({x})",)
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdims=False):
+        axes = _remember_reduction(ctx, x, axis, keepdims, "logsumexp")
+        # Shift by the max so exp never overflows; an infinite max (or an empty tensor) is not shifted.
+        shift = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
+        shift = np.where(np.isfinite(shift), shift, 0)
+        with np.errstate(divide="ignore"):  # log(0) = -inf is the right answer for all -inf or empty
+            out = np.log(np.exp(x - shift).sum(axis=axes, keepdims=True)) + shift
+        out = out if keepdims else np.squeeze(out, axis=axes)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        kept = out if ctx.kept_shape is None else out.reshape(ctx.kept_shape)
+        return _spread(ctx, g) * np.exp(x - kept)
+
+
+class Cumsum(Function):
+    derivatives = ("1 for each later sum",)
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.reverse = (slice(None),) * axis + (slice(None, None, -1),)
+        ctx.axis = axis
+        return np.cumsum(x, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        # Element i feeds every sum from i on: the gradient is g summed from the end back to i.
+        return g[ctx.reverse].cumsum(axis=ctx.axis)[ctx.reverse]
 
 
 @tensor_method
@@ -559,6 +899,38 @@ def mean(self, axis=None, keepdims=False):
 def max(self, axis=None, keepdims=False):
     """Largest value over axis; ties share the gradient."""
     return Max.apply(self, axis=axis, keepdims=keepdims)
+
+
+@tensor_method
+def min(self, axis=None, keepdims=False):
+    """Smallest value over axis; ties share the gradient."""
+    return Min.apply(self, axis=axis, keepdims=keepdims)
+
+
+@tensor_method
+def var(self, axis=None, keepdims=False, correction=1):
+    """Variance over axis: the mean squared distance from the mean, divided by n - correction."""
+    return Var.apply(self, axis=axis, keepdims=keepdims, correction=correction)
+
+
+@tensor_method
+def std(self, axis=None, keepdims=False, correction=1):
+    """Standard deviation over axis: the square root of var."""
+    return self.var(axis, keepdims, correction).sqrt()
+
+
+@tensor_method
+def logsumexp(self, axis=None, keepdims=False):
+    """log(Σ e^x) over axis, computed without overflow."""
+    return LogSumExp.apply(self, axis=axis, keepdims=keepdims)
+
+
+@tensor_method
+def cumsum(self, axis):
+    """Running sums along axis: element i is the sum of elements 0..i."""
+    if self.ndim == 0:  # as torch: a 0-d tensor is its own running sum
+        return self.reshape(())
+    return Cumsum.apply(self, axis=_reduced_axes(self, axis, "cumsum")[0])
 
 
 # --- shapes ----------------------------------------------------------------
@@ -637,7 +1009,7 @@ def _shifted(x, axis):
 
 
 class Softmax(Function):
-    derivatives = ("{out}(δ-{out})",)
+    derivatives = ("{out}(δ−{out})",)
 
     @staticmethod
     def forward(ctx, x, axis=-1):
@@ -654,7 +1026,7 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
-    derivatives = ("δ-softmax({x})",)
+    derivatives = ("δ−softmax({x})",)
 
     @staticmethod
     def forward(ctx, x, axis=-1):
@@ -682,3 +1054,43 @@ def log_softmax(self, axis=-1):
     """log(softmax(x)) along axis, computed without overflow."""
     _reduced_axes(self, axis, "log_softmax")
     return LogSoftmax.apply(self, axis=axis)
+
+
+# --- casts -------------------------------------------------------------------
+
+class Cast(Function):
+    derivatives = ("1",)
+
+    @staticmethod
+    def forward(ctx, x, dtype):
+        ctx.input_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.astype(ctx.input_dtype)  # the gradient in the input's own dtype
+
+
+@tensor_method
+def astype(self, dtype):
+    """The tensor as another dtype; differentiable between floating dtypes, data without gradient otherwise."""
+    dtype = np.dtype(dtype)
+    if dtype == self.dtype:
+        return self
+    if dtype.kind != "f":  # an integer or bool result has no gradient
+        return apply_without_gradient(Cast, self, dtype=dtype)
+    return Cast.apply(self, dtype=dtype)
+
+
+def float32(self):
+    """The tensor as float32 (PyTorch's t.float())."""
+    return self.astype(np.float32)
+
+
+def float64(self):
+    """The tensor as float64 (PyTorch's t.double())."""
+    return self.astype(np.float64)
+
+
+# Named float32 and float64 here: a module-level `def float` would hide the builtin in this module.
+Tensor.float, Tensor.double = float32, float64

@@ -135,7 +135,7 @@ class _Placeholders(dict):
 
 
 def local_derivative(out, i):
-    """The label of the edge from input i of out's op: e.g. 'dh2/dz2 = h2(1-h2)'."""
+    """The label of the edge from input i of out's op: e.g. 'dh2/dz2 = h2(1−h2)'."""
     op = out.op
     names = [display_name(x) for x in op.inputs]
     label = f"d{display_name(out)}/d{names[i]}"
@@ -388,9 +388,9 @@ class _Pieces:
 
     def find(self, item):
         root = item
-        while self.parent.get(root, root) != root:
+        while self.parent.get(root, root) is not root:  # `is`: == on tensors compares values
             root = self.parent[root]
-        while item != root:  # point the path straight at the root
+        while item is not root:  # point the path straight at the root
             self.parent[item], item = root, self.parent.get(item, item)
         return root
 
