@@ -451,3 +451,42 @@ def test_a_leaf_the_step_makes_itself_is_part_of_the_step():
         return step, []
     rng = np.random.default_rng(12)
     assert_jit_matches_eager(make, [(float64(rng.standard_normal(2)),) for _ in range(3)])
+
+
+def test_dropout_draws_a_new_mask_every_replayed_call_as_eagerly():
+    def make():
+        model = nn.Sequential(nn.Linear(2, 16, seed=0, dtype=np.float64), nn.Tanh(), nn.Dropout(0.5, seed=1),
+                              nn.Linear(16, 2, seed=2, dtype=np.float64))
+        optimizer = nn.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            optimizer.zero_grad()
+            loss = nn.mse_loss(model(x), y)
+            loss.backward()
+            optimizer.step()
+            return loss
+        return step, [model, optimizer]
+    step = assert_jit_matches_eager(make, xor_batches(5))
+    assert "random" in step.program
+
+
+def test_a_cnn_step_with_conv_pooling_and_adam():
+    rng = np.random.default_rng(13)
+    batches = [(Tensor(rng.standard_normal((4, 1, 6, 6)), dtype=np.float64),
+                Tensor(np.eye(3)[rng.integers(0, 3, 4)], dtype=np.float64)) for _ in range(3)]
+
+    def make():
+        model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, seed=0), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                              nn.Linear(18, 3, seed=1))
+        for p in model.parameters():
+            p.data = p.data.astype(np.float64)
+        optimizer = nn.Adam(model.parameters(), lr=0.01)
+
+        def step(images, targets):
+            optimizer.zero_grad()
+            loss = nn.cross_entropy(model(images), targets)
+            loss.backward()
+            optimizer.step()
+            return loss
+        return step, [model, optimizer]
+    assert_jit_matches_eager(make, batches)

@@ -647,8 +647,9 @@ _SHAPE_FUNCTIONS = {np.shape, np.ndim, np.size}
 
 # --- conversions NumPy does without asking the array ---------------------------------------
 
-def _converting(original, copies):
-    """np.asarray / np.array that keep a Traced array traced while this thread records.
+def _converting(original, copies, layout=None):
+    """np.asarray / np.array / np.ascontiguousarray that keep a Traced array traced while this thread
+    records (layout: the flag an array must have to be returned as it is, as "C_CONTIGUOUS").
 
     On an ndarray subclass they call no hook: without this, np.asarray(x) inside the step
     would hand out a plain view that the recorder never sees again.
@@ -666,7 +667,7 @@ def _converting(original, copies):
             return original(a, *args, **kwargs)
         dtype = args[0] if args else kwargs.get("dtype")
         if isinstance(a, Traced) and (dtype is None or np.dtype(dtype) == a.dtype) and len(args) <= 1 \
-                and set(kwargs) <= {"dtype", "copy", "subok"}:
+                and set(kwargs) <= {"dtype", "copy", "subok"} and (layout is None or a.flags[layout]):
             if not kwargs.get("copy", copies):
                 return a
             fresh = a if getattr(a, "pool", None) is not None else a.base  # a result, or a view of one
@@ -700,6 +701,8 @@ def _legacy_draw(original):
 
 
 _PATCHES = [(np, "asarray", _converting(np.asarray, copies=False)), (np, "array", _converting(np.array, copies=True)),
+            (np, "ascontiguousarray", _converting(np.ascontiguousarray, False, "C_CONTIGUOUS")),
+            (np, "asfortranarray", _converting(np.asfortranarray, False, "F_CONTIGUOUS")),
             (np.random, "default_rng", _default_rng(np.random.default_rng))]
 _PATCHES += [(np.random, name, _legacy_draw(getattr(np.random, name))) for name in dir(np.random)
              if getattr(getattr(np.random, name), "__self__", None) is np.random.mtrand._rand
@@ -825,8 +828,9 @@ def _arrays_in(value):
 
 
 def _root(array):
-    """The array that owns the memory array is a view of."""
-    while isinstance(array.base, np.ndarray):
+    """The array that owns the memory array is a view of (through any object in between,
+    such as the one np.lib.stride_tricks puts under its views)."""
+    while getattr(array, "base", None) is not None:
         array = array.base
     return array
 
