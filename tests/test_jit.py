@@ -327,6 +327,17 @@ def test_a_generator_the_step_cannot_swap_is_refused():
         step(float64([1.0, 1.0]))
 
 
+def test_an_array_a_closure_variable_names_is_data_the_step_must_not_change():
+    count = np.zeros(())
+
+    @jit
+    def step(x):
+        np.add(count, 1, out=count)
+        return x * 2
+    with pytest.raises(JitError, match="changed an array"):
+        step(float64([1.0]))
+
+
 def test_a_state_array_replaced_instead_of_updated_is_refused():
     class Counter:
         def __init__(self):
@@ -489,4 +500,26 @@ def test_a_cnn_step_with_conv_pooling_and_adam():
             optimizer.step()
             return loss
         return step, [model, optimizer]
+    assert_jit_matches_eager(make, batches)
+
+
+def test_an_attention_block_with_embedding_layer_norm_and_softmax():
+    tokens = np.array([[1, 4, 2, 0], [3, 3, 1, 2]])  # by closure: Embedding checks the indices' values
+    rng = np.random.default_rng(14)
+    batches = [(Tensor(rng.standard_normal((2, 4, 8))),) for _ in range(3)]
+
+    def make():
+        embed, norm = nn.Embedding(5, 8, seed=0), nn.LayerNorm(8)
+        query, key = nn.Linear(8, 8, seed=1), nn.Linear(8, 8, seed=2)
+        optimizer = nn.Adam(embed.parameters() + norm.parameters() + query.parameters() + key.parameters(), lr=0.01)
+
+        def step(noise):
+            optimizer.zero_grad()
+            h = norm(embed(tokens) + noise * 0.1)
+            attention = (query(h) @ key(h).transpose(0, 2, 1) / np.sqrt(8)).softmax(axis=-1)
+            loss = ((attention @ h).gelu() ** 2).mean()
+            loss.backward()
+            optimizer.step()
+            return loss
+        return step, [embed, norm, query, key, optimizer]
     assert_jit_matches_eager(make, batches)

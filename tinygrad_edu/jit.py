@@ -56,6 +56,7 @@ import sys
 import threading
 import types
 import weakref
+import zlib
 
 import numpy as np
 
@@ -151,7 +152,7 @@ class _Place:
             return getattr(self.holder, self.key)
         if self.kind == "cell":
             return self.holder.cell_contents
-        return self.holder[self.key]
+        return self.holder[self.key]  # an item, or a global
 
     def set(self, value):
         if self.kind == "attr":
@@ -166,12 +167,16 @@ class _Place:
 
 
 class _Reach:
-    """Tensors, arrays, modules and random generators reachable from fn's closure, globals and defaults."""
+    """Tensors, arrays, modules and random generators reachable from fn's closure, globals and defaults.
+
+    An array held by an object or a container (optimiser state, a learning rate) is state the step may
+    update in place: `arrays`, recorded where it lives. One a closure variable or global names itself
+    is data: `data`, read as a constant (the step must not change it, which is checked)."""
 
     MAX_DEPTH, MAX_ITEMS = 8, 10_000
 
     def __init__(self, fn):
-        self.tensors, self.arrays, self.modules, self.generators = [], [], [], []
+        self.tensors, self.arrays, self.modules, self.generators, self.data = [], [], [], [], []
         self._seen = set()
         self._visit_callable(fn, 0)
 
@@ -184,7 +189,9 @@ class _Reach:
         if isinstance(value, Tensor):
             self.tensors.append(value)
         elif type(value) is np.ndarray:
-            if place is not None:
+            if place is not None and place.kind in ("cell", "global"):
+                self.data.append(value)  # data the step reads, as a constant (Embedding may check its values)
+            elif place is not None:
                 self.arrays.append((place, value))
         elif isinstance(value, (np.random.Generator, np.random.RandomState)):
             self.generators.append((place, value))
@@ -222,7 +229,7 @@ class _Reach:
             self._visit(default, None, depth + 1)
         for name in _global_names(fn.__code__):
             if name in fn.__globals__:
-                self._visit(fn.__globals__[name], _Place(fn.__globals__, name, "item"), depth + 1)
+                self._visit(fn.__globals__[name], _Place(fn.__globals__, name, "global"), depth + 1)
 
 
 def _global_names(code):
@@ -463,7 +470,7 @@ class _Recorder:
 
     # calls ---------------------------------------------------------------------
     def ufunc(self, ufunc, method, inputs, kwargs):
-        if not all(isinstance(x, (np.ndarray, np.generic, int, float, complex, bool)) or x is None for x in inputs):
+        if any(isinstance(x, Tensor) for x in inputs):
             return NotImplemented  # a Tensor among the operands: its own __array_ufunc__ takes the call
         if method == "at":  # np.add.at(a, indices, values): in place, no output
             args = (self.target(inputs[0]),) + tuple(self.plain(x) for x in inputs[1:])
@@ -663,6 +670,8 @@ def _converting(original, copies, layout=None):
             if not _called_from_library():
                 raise _escape(f"np.{original.__name__}() of a traced Tensor")
             a = a.data
+        if isinstance(a, np.ndarray) and id(a) in recorder.adopted:  # made in the step, then written by it
+            return recorder.call(original, (a.view(Traced),) + args, kwargs)
         if not _contains_traced(a):
             return original(a, *args, **kwargs)
         dtype = args[0] if args else kwargs.get("dtype")
@@ -766,6 +775,11 @@ class _RecordedDraws:
             recorder.emit(_assign, (raw, method, args, kwargs))
             return handle
         return draw
+
+
+def _fingerprint(array):
+    """A checksum of an array's values (arrays over 16 MB are not read: None)."""
+    return zlib.crc32(np.ascontiguousarray(array)) if array.nbytes <= 2 ** 24 else None
 
 
 def _random_states(generators):
@@ -905,6 +919,7 @@ def _record(fn, args):
     trainings = tuple(m.training for m in reach.modules)
     unrecorded = [g for place, g in reach.generators if place is None]
     random_before = _random_states(unrecorded)
+    data_before = [_fingerprint(a) for a in reach.data]
     watcher = _Watcher()
     _patch(True)
     _thread.recorder = recorder
@@ -917,6 +932,11 @@ def _record(fn, args):
             raise JitError(f"jit: the step replaced the array (or generator) at {rebound[0].describe()} instead of "
                            f"updating it in place, so a replay could not follow it; write into it (out=, [...] =) or "
                            f"keep it in a Tensor")
+        changed = [a for a, before in zip(reach.data, data_before) if _fingerprint(a) != before]
+        if changed:
+            raise JitError(f"jit: the step changed an array of shape {changed[0].shape} that a closure variable or "
+                           f"global names, which a replay reads as a constant; keep state that changes in an "
+                           f"object's attribute, a list or a Tensor")
         if _random_states(unrecorded) != random_before:
             raise JitError(f"jit: {getattr(fn, '__name__', 'the step')} drew random numbers (np.random or a "
                            f"generator it reaches), which a replay would repeat unchanged; draw them outside the "
