@@ -333,3 +333,15 @@ def test_a_scope_label_and_a_custom_formula_with_odd_text_are_shown(tmp_path):
     viz.save_svg(y.sum(), path, highlight=x)
     texts = {"".join(t.itertext()) for t in ET.parse(path).getroot().iter(f"{SVG}text")}
     assert r"layer\x00one" in texts and "dodd/dx = {0} and {x.real} and {" in texts
+
+
+@pytest.mark.parametrize("pick, shown", [
+    (lambda x: x[0, 1:], "GetItem index=[0, 1:]"),
+    (lambda x: x[..., ::2], "GetItem index=[..., ::2]"),
+    (lambda x: x[np.array([0, 2, 2])], "GetItem index=[[0,2,2]]"),
+    (lambda x: x[x > 5], "GetItem index=[mask picking 6 of 12]"),
+    (lambda x: x[None, 1, :3], "GetItem index=[None, 1, :3]"),
+])
+def test_indexing_shows_which_elements_were_picked(pick, shown):
+    x = Tensor(np.arange(12.0).reshape(3, 4), requires_grad=True, name="x")
+    assert shown in viz.draw(pick(x).sum()).source

@@ -201,8 +201,27 @@ def _tensor_label(t, show_values, show_grads, digits, max_values):
     return "<" + "<br/>".join(lines) + ">"
 
 
+def _index_text(index):
+    """An index as Python writes it inside brackets: (0, slice(1, None)) as [0, 1:], so a
+    drawing shows which elements were picked; index arrays are shown by their values."""
+    def part(p):
+        if isinstance(p, slice):
+            start, stop = ("" if v is None else str(v) for v in (p.start, p.stop))
+            return f"{start}:{stop}" + ("" if p.step is None else f":{p.step}")
+        if p is Ellipsis:
+            return "..."
+        if isinstance(p, np.ndarray) and p.dtype == bool:
+            return f"mask picking {int(p.sum())} of {p.size}"
+        if isinstance(p, np.ndarray):
+            return np.array2string(p, separator=",", threshold=6, edgeitems=2).replace("\n", "")
+        return str(p)
+    parts = index if isinstance(index, tuple) else (index,)
+    return text("[" + ", ".join(part(p) for p in parts) + "]")
+
+
 def _op_label(op):
-    params = ", ".join(f"{text(k)}={text(v)}" for k, v in op.params.items() if v is not None and v is not False)
+    params = ", ".join(f"{text(k)}={_index_text(v) if k == 'index' else text(v)}"
+                       for k, v in op.params.items() if v is not None and v is not False)
     return "<" + html.escape(text(f"{op.name} {params}".strip(), limit=3 * MAX_TEXT)) + ">"
 
 
