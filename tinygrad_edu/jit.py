@@ -177,10 +177,11 @@ class _Reach:
 
     def __init__(self, fn):
         self.tensors, self.arrays, self.modules, self.generators, self.data = [], [], [], [], []
+        self.paths = {}  # id(tensor or array) -> how the step reaches it, as "model.0.weight", for listings
         self._seen = set()
-        self._visit_callable(fn, 0)
+        self._visit_callable(fn, 0, "")
 
-    def _visit(self, value, place, depth):
+    def _visit(self, value, place, depth, path):
         if depth > self.MAX_DEPTH or isinstance(value, (str, bytes, int, float, complex, type, types.ModuleType)):
             return
         if id(value) in self._seen:
@@ -188,48 +189,50 @@ class _Reach:
         self._seen.add(id(value))
         if isinstance(value, Tensor):
             self.tensors.append(value)
+            self.paths[id(value)] = path
         elif type(value) is np.ndarray:
             if place is not None and place.kind in ("cell", "global"):
                 self.data.append(value)  # data the step reads, as a constant (Embedding may check its values)
             elif place is not None:
                 self.arrays.append((place, value))
+                self.paths[id(value)] = path
         elif isinstance(value, (np.random.Generator, np.random.RandomState)):
             self.generators.append((place, value))
         elif isinstance(value, (types.FunctionType, types.MethodType)):
-            self._visit_callable(value, depth)
+            self._visit_callable(value, depth, path)
         elif isinstance(value, (list, dict)) and len(value) <= self.MAX_ITEMS:
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in list(items):
-                self._visit(item, _Place(value, key, "item"), depth + 1)
+                self._visit(item, _Place(value, key, "item"), depth + 1, f"{path}[{key!r}]")
         elif isinstance(value, (tuple, set, frozenset)) and len(value) <= self.MAX_ITEMS:
-            for item in value:
-                self._visit(item, None, depth + 1)
+            for i, item in enumerate(value):
+                self._visit(item, None, depth + 1, f"{path}[{i}]")
         elif hasattr(value, "__dict__") and not _in_engine(type(value)):
             if isinstance(getattr(value, "training", None), bool):
                 self.modules.append(value)
             for name, item in list(vars(value).items()):
-                self._visit(item, _Place(value, name, "attr"), depth + 1)
+                self._visit(item, _Place(value, name, "attr"), depth + 1, f"{path}.{name}")
 
-    def _visit_callable(self, fn, depth):
+    def _visit_callable(self, fn, depth, path):
         if isinstance(fn, types.MethodType):
-            self._visit(fn.__self__, None, depth + 1)
+            self._visit(fn.__self__, None, depth + 1, f"{path}.__self__" if path else "self")
             fn = fn.__func__
         if not isinstance(fn, types.FunctionType):
             if hasattr(fn, "__dict__"):  # a callable object
-                self._visit(fn, None, depth + 1)
+                self._visit(fn, None, depth + 1, path or type(fn).__name__)
             return
         if _in_engine(fn):
             return
-        for cell in fn.__closure__ or ():
+        for name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or ()):
             try:
-                self._visit(cell.cell_contents, _Place(cell, None, "cell"), depth + 1)
+                self._visit(cell.cell_contents, _Place(cell, None, "cell"), depth + 1, name)
             except ValueError:  # an empty cell
                 pass
-        for default in fn.__defaults__ or ():
-            self._visit(default, None, depth + 1)
+        for i, default in enumerate(fn.__defaults__ or ()):
+            self._visit(default, None, depth + 1, f"{fn.__name__}.__defaults__[{i}]")
         for name in _global_names(fn.__code__):
             if name in fn.__globals__:
-                self._visit(fn.__globals__[name], _Place(fn.__globals__, name, "global"), depth + 1)
+                self._visit(fn.__globals__[name], _Place(fn.__globals__, name, "global"), depth + 1, name)
 
 
 def _global_names(code):
@@ -951,6 +954,9 @@ def _record(fn, args):
             place.set(original)
     recording = Recording(fn, recorder, arg_slots, list(slots.values()), grads_before, reached,
                           reach.modules, trainings)
+    recording.labels = {id(t): reach.paths[id(t)] or t.name for t in reached}
+    recording.state = [(array, reach.paths[id(array)]) for _, array in reach.arrays]
+    recording.labels.update({id(a): f"arg{i}" for i, a in enumerate(args) if isinstance(a, Tensor)})
     recording.keep_returns(result)
     del result  # and with it the step's graph, before finish() needs memory of its own
     try:
@@ -1125,15 +1131,19 @@ class Recording:
             if raw is not None:
                 names.name(raw, f"arg{i}")
         for slot in self.inputs:
-            label = slot.tensor.name or f"tensor{len(names.known)}"
-            names.name(slot.raw, f"{slot.leaf.name or 'leaf'}.grad" if slot.leaf is not None else label)
+            names.name(slot.raw, self._label(slot.leaf) + ".grad" if slot.leaf is not None else self._label(slot.tensor))
+        for array, label in self.state:  # optimiser state and rates, updated where they live
+            names.name(array, label)
         lines = [_line(call, args, names) for call, args in zip(self.calls, self.args)]
         header = [f"# {len(self.calls)} NumPy calls; inputs: " + ", ".join(names.inputs)]
-        footer = [f"# {t.name or 'tensor'}.data <- {names.of(view)}" for t, view in self.data_exits]
-        footer += [f"# {t.name or 'tensor'}.grad <- {'None' if view is None else names.of(view)}"
+        footer = [f"# {self._label(t)}.data <- {names.of(view)}" for t, view in self.data_exits]
+        footer += [f"# {self._label(t)}.grad <- {'None' if view is None else names.of(view)}"
                    for t, _, view in self.grad_exits]
         footer += [f"# return {names.of(array)}" for array in self.returns or ()]
         return "\n".join(header + lines + footer)
+
+    def _label(self, tensor):
+        return self.labels.get(id(tensor)) or "tensor"
 
     def difference(self, other):
         """The first line where two recordings' programs differ, or '' when they are the same."""
