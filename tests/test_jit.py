@@ -523,3 +523,18 @@ def test_an_attention_block_with_embedding_layer_norm_and_softmax():
             return loss
         return step, [embed, norm, query, key, optimizer]
     assert_jit_matches_eager(make, batches)
+
+
+def test_indexing_and_slicing_send_their_gradients_back_through_a_replay():
+    def make():
+        w = float64([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+
+        def step(x):
+            loss = (w[1:] * x).sum() + (w[np.array([0, 0, 2])] * x).sum() + (w[np.array([1, 0, 1, 0]) > 0] ** 2).sum()
+            loss.backward()
+            w.data = w.data - 0.1 * w.grad.data
+            w.grad = None
+            return loss
+        return step, [w]
+    rng = np.random.default_rng(15)
+    assert_jit_matches_eager(make, [(float64(rng.standard_normal(3)),) for _ in range(4)])

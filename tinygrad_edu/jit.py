@@ -391,6 +391,8 @@ class _Recorder:
         self.adopted = set()    # ids of plain arrays made inside the step that a recorded call wrote into
         self.constants = {}     # (dtype, shape, bytes) -> one small read-only constant
         self.buffers = set()    # ids of the arrays the recording owns (the rest are constants or user state)
+        self.pure = set()       # ids of arrays the step made from nothing and nothing has written since
+        self.restores = []      # (array, values): arrays made by the step and then written, reset on entry
 
     # arrays ------------------------------------------------------------------
     def handle(self, raw, reusable):
@@ -420,6 +422,8 @@ class _Recorder:
     def copy(self, array):
         """A recorded copy of a Traced array (the engine copies arrays a tensor takes)."""
         source = self.plain(array)
+        if self._is_pure(array):
+            return self.made(source.copy())
         raw, handle = self.output(source.copy())
         self.emit(np.copyto, (raw, source))
         return handle
@@ -463,6 +467,7 @@ class _Recorder:
         if not array.flags.writeable:  # as NumPy would say: the plain array below would let the write through
             raise ValueError("output array is read-only")
         if isinstance(array, Traced):
+            self.written(array)
             return self.plain(array)
         if not _tracked(array, self):
             # An array made inside the step (np.ones(...) then &=): restore what it held, then let the call run.
@@ -470,6 +475,25 @@ class _Recorder:
             self.kept.append(array)
             self.adopted.add(id(array))
         return array
+
+    def made(self, array):
+        """A Traced array for one the step makes from nothing (np.zeros, np.ones, ...): a constant until
+        a recorded call writes into it, and never reused, so calls on constants alone need no replay."""
+        handle = self.handle(array, reusable=False)
+        self.pure.add(id(array))
+        self.kept.append(array)  # alive while recording, so its id names no other array
+        return handle
+
+    def written(self, array):
+        """A recorded call writes into array: if it was a constant the step made, the replay must start
+        each call by giving it back the values it was made with."""
+        root = _root(self.plain(array))
+        if id(root) in self.pure:
+            self.pure.discard(id(root))
+            self.restores.append((root, root.copy()))
+
+    def _is_pure(self, value):
+        return isinstance(value, Traced) and id(_root(self.plain(value))) in self.pure
 
     # calls ---------------------------------------------------------------------
     def ufunc(self, ufunc, method, inputs, kwargs):
@@ -491,6 +515,9 @@ class _Recorder:
             return out[0] if len(out) == 1 else out
         results = call(*args, **kwargs)
         many = isinstance(results, tuple)
+        if all(self._is_pure(x) or not isinstance(x, Traced) for x in inputs):  # constants only: fold
+            handles = tuple(self.made(np.asarray(r)) for r in (results if many else (results,)))
+            return handles if many else handles[0]
         buffers, handles = zip(*(self.output(r) for r in (results if many else (results,))))
         self._append(ufunc, method, args, buffers, kwargs)
         self.last_output = handles[-1]
@@ -560,6 +587,9 @@ class _Recorder:
         """Return result as the program will see it: a view of traced memory, a recorded output, or
         new data written down as one call that the replay repeats (copying its result into a buffer)."""
         if result is None:  # it changed one of its arguments in place: repeat it
+            for array in _flatten(args):
+                if isinstance(array, Traced):
+                    self.written(array)
             self.emit(_call, (func, self.plain(args), self.plain(kwargs)))
             return None
         if isinstance(result, (tuple, list)) and not isinstance(result, np.ndarray):
@@ -576,7 +606,10 @@ class _Recorder:
             return result if isinstance(result, Traced) else result.view(Traced)
         if not _traced_in(args, kwargs):
             return result
-        raw, handle = self.output(np.ndarray.view(result, np.ndarray) if isinstance(result, Traced) else result)
+        result = np.ndarray.view(result, np.ndarray) if isinstance(result, Traced) else np.asarray(result)
+        if all(self._is_pure(a) for a in _flatten((args, tuple(kwargs.values()))) if isinstance(a, Traced)):
+            return self.made(result)  # made from constants alone: a constant too
+        raw, handle = self.output(result)
         self.emit(_assign, (raw, func, self.plain(args), self.plain(kwargs)))
         return handle
 
@@ -694,6 +727,23 @@ def _converting(original, copies, layout=None):
     return convert
 
 
+def _making(original):
+    """np.zeros, np.ones, np.empty, np.full that give a Traced array while this thread records, so
+    writes into it (`out[index] = g`, np.add.at) and everything made from it are recorded."""
+    @functools.wraps(original)
+    def make(*args, **kwargs):
+        array = original(*args, **kwargs)
+        recorder = _thread.recorder
+        if recorder is None or recorder.paused or _called_from_jit():
+            return array
+        return recorder.made(array)
+    return make
+
+
+def _called_from_jit():
+    return sys._getframe(2).f_code.co_filename == __file__
+
+
 def _default_rng(original):
     @functools.wraps(original)
     def default_rng(seed=None):
@@ -716,6 +766,7 @@ _PATCHES = [(np, "asarray", _converting(np.asarray, copies=False)), (np, "array"
             (np, "ascontiguousarray", _converting(np.ascontiguousarray, False, "C_CONTIGUOUS")),
             (np, "asfortranarray", _converting(np.asfortranarray, False, "F_CONTIGUOUS")),
             (np.random, "default_rng", _default_rng(np.random.default_rng))]
+_PATCHES += [(np, name, _making(getattr(np, name))) for name in ("zeros", "ones", "empty", "full")]
 _PATCHES += [(np.random, name, _legacy_draw(getattr(np.random, name))) for name in dir(np.random)
              if getattr(getattr(np.random, name), "__self__", None) is np.random.mtrand._rand
              and name not in ("get_state", "set_state", "seed")]
@@ -1045,6 +1096,9 @@ class Recording:
         shown = [v for _, v in self.data_exits] + [v for _, _, v in self.grad_exits if v is not None]
         shown += self.returns or []
         seen = shown + [s.raw for s in slots] + [r for r in self.arg_raws if r is not None] + recorder.kept
+        for array, values in recorder.restores:  # arrays the step made and then wrote: made anew each call
+            self.calls.insert(0, np.copyto)
+            self.args.insert(0, (array, values))
         _without_dead_calls(self.calls, self.args, recorder.buffers, seen)
         self._update_in_place(shown)
         del self.recorder  # its bookkeeping (free buffers, ids) is done with; the program keeps what it needs
