@@ -538,3 +538,20 @@ def test_indexing_and_slicing_send_their_gradients_back_through_a_replay():
         return step, [w]
     rng = np.random.default_rng(15)
     assert_jit_matches_eager(make, [(float64(rng.standard_normal(3)),) for _ in range(4)])
+
+
+def test_writing_traced_values_into_a_tensor_made_in_the_step_is_recorded():
+    def make():
+        w = float64([1.0, 2.0], requires_grad=True)
+
+        def step(x):
+            loss = (x * w).sum()
+            loss.backward()
+            buffer = Tensor([0.0, 0.0, 0.0], dtype=np.float64)
+            buffer[1:] = w.grad  # NumPy's setitem on a plain array would copy the values unseen
+            w.data = w.data - 0.1 * w.grad.data
+            w.grad = None
+            return buffer, Tensor(float(Tensor(3.0)) * np.ones(1))  # a constant's value may be read
+        return step, [w]
+    rng = np.random.default_rng(16)
+    assert_jit_matches_eager(make, [(float64(rng.standard_normal(2)),) for _ in range(4)])

@@ -303,9 +303,10 @@ def _method(name):
 
 
 def _refusal(name):
-    """A Traced method that reads values into Python: refused while recording."""
+    """A Traced method that reads values into Python: refused while recording (but for constants)."""
     def method(self, *args, **kwargs):
-        if _thread.recorder is not None:
+        recorder = _thread.recorder
+        if recorder is not None and not recorder.paused and not recorder._is_pure(self):
             raise _escape(f"{name.strip('_')}() on traced data")
         return getattr(np.ndarray, name)(self.view(np.ndarray), *args, **kwargs)
     method.__name__ = name
@@ -480,7 +481,7 @@ class _Recorder:
         """A Traced array for one the step makes from nothing (np.zeros, np.ones, ...): a constant until
         a recorded call writes into it, and never reused, so calls on constants alone need no replay."""
         handle = self.handle(array, reusable=False)
-        self.pure.add(id(array))
+        self.pure.add(id(_root(array)))
         self.kept.append(array)  # alive while recording, so its id names no other array
         return handle
 
@@ -490,7 +491,12 @@ class _Recorder:
         root = _root(self.plain(array))
         if id(root) in self.pure:
             self.pure.discard(id(root))
-            self.restores.append((root, root.copy()))
+            self.restores.append((np.ndarray.view(root, np.ndarray), np.array(np.ndarray.view(root, np.ndarray))))
+
+    def _traced_mask_in(self, key):
+        """Does an index hold a boolean mask from traced data (not a constant), whose count sets the shape?"""
+        keys = _flatten(key if isinstance(key, tuple) else (key,))
+        return any(isinstance(k, Traced) and k.dtype == bool and not self._is_pure(k) for k in keys)
 
     def _is_pure(self, value):
         return isinstance(value, Traced) and id(_root(self.plain(value))) in self.pure
@@ -571,7 +577,8 @@ class _Recorder:
 
     def call(self, func, args, kwargs):
         """A method of ndarray on a Traced array."""
-        if func is np.ndarray.nonzero or func is np.ndarray.__getitem__ and _boolean_traced_index(args[1]):
+        if func is np.ndarray.nonzero and not self._is_pure(args[0]) or \
+                func is np.ndarray.__getitem__ and self._traced_mask_in(args[1]):
             raise _escape("a boolean mask or nonzero() from traced data (the result's shape depends on the values)")
         if func is np.ndarray.copy and len(args) == 1 and not kwargs:
             return self.copy(args[0])
@@ -672,8 +679,6 @@ def _flatten(value):
         yield value
 
 
-def _boolean_traced_index(key):
-    return any(isinstance(k, Traced) and k.dtype == bool for k in _flatten(key if isinstance(key, tuple) else (key,)))
 
 
 def _tracked(array, recorder):
@@ -703,13 +708,16 @@ def _converting(original, copies, layout=None):
         if recorder is None or recorder.paused:
             return original(a, *args, **kwargs)
         if isinstance(a, Tensor) and isinstance(a.data, Traced):
-            if not _called_from_library():
+            if not _called_from_library() and not recorder._is_pure(a.data):
                 raise _escape(f"np.{original.__name__}() of a traced Tensor")
             a = a.data
         if isinstance(a, np.ndarray) and id(a) in recorder.adopted:  # made in the step, then written by it
             return recorder.call(original, (a.view(Traced),) + args, kwargs)
         if not _contains_traced(a):
-            return original(a, *args, **kwargs)
+            array = original(a, *args, **kwargs)
+            # A Tensor made in the step from plain data (Tensor([0., 0.]), a constant): Traced as well, so a
+            # later t[i] = traced value into its copy is recorded (NumPy's setitem on a plain array is not).
+            return recorder.made(array) if type(array) is np.ndarray and _called_from_engine() else array
         dtype = args[0] if args else kwargs.get("dtype")
         if isinstance(a, Traced) and (dtype is None or np.dtype(dtype) == a.dtype) and len(args) <= 1 \
                 and set(kwargs) <= {"dtype", "copy", "subok"} and (layout is None or a.flags[layout]):
@@ -788,7 +796,10 @@ class _Watcher:
     """Observer of the engine (tinygrad_edu.observe): refuses data leaving it, and parameters fn's closure hid."""
 
     def leaving(self, tensor, how):
-        if isinstance(tensor.data, Traced) and not (how in ("numpy", "__array__") and _called_from_library()):
+        data, recorder = tensor.data, _thread.recorder
+        if recorder is None or not isinstance(data, Traced) or recorder._is_pure(data):
+            return  # a constant the step made: reading it freezes nothing
+        if not (how in ("numpy", "__array__") and _called_from_library()):
             raise _escape(f"{how}() of a traced Tensor" if how != "__array__" else "np.asarray() of a traced Tensor")
 
     def __init__(self):
