@@ -28,8 +28,9 @@ NumPy 2 makes of it anyway (a cheaper call).
 
 What a recording fixes, as `jax.jit` does:
 - Python values read inside the step are frozen at recording: Python numbers,
-  branches on shapes, ndarrays reached by closure (pass data that changes as an
-  argument), anything fn computes that is not NumPy work on traced arrays.
+  branches on shapes, ndarrays a closure variable or global names (data: pass data
+  that changes as an argument; a step that changes such an array raises JitError),
+  anything fn computes that is not NumPy work on traced arrays.
 - Turning traced data into a Python value (`.item()`, `float()`, `int()`, `bool()`,
   `.tolist()`, `.numpy()` or `np.asarray` in fn) would freeze a branch or a number,
   so it raises JitError naming the line of fn. So does anything else a replay could
@@ -44,8 +45,9 @@ What a recording fixes, as `jax.jit` does:
   `training`. One recording is kept per signature.
 - Returned Tensors are new and detached on every call. Parameters, their `.grad`
   and other tensors reached by closure live in arrays the recording owns: a `.grad`
-  kept from an earlier call shows the latest step. Arrays reached by closure
-  (optimiser state, learning rates) are updated in place, in their own memory.
+  kept from an earlier call shows the latest step. Arrays held by objects and
+  containers the step reaches (optimiser state, learning rates) are updated in
+  place, in their own memory; one the step replaces instead raises JitError.
 - `check=True` records a signature's first call, records its second call again and
   compares the two programs (JitError on any difference); each call takes one step.
 """
