@@ -7,6 +7,7 @@ import numpy as np
 
 from tinygrad_edu import Tensor
 
+from .losses import plain
 from .module import Module
 
 
@@ -95,10 +96,10 @@ class Embedding(Module):
                              name="weight")
 
     def forward(self, indices):
-        indices = np.asarray(indices)
+        indices = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
         if indices.dtype.kind not in "iu":
             raise TypeError(f"{self.label()}: indices must be integers, got dtype {indices.dtype}")
-        if indices.size and (indices.min() < 0 or indices.max() >= self.num_embeddings):
+        if plain(indices) and indices.size and (indices.min() < 0 or indices.max() >= self.num_embeddings):
             raise IndexError(f"{self.label()}: indices must lie in 0..{self.num_embeddings - 1}, "
                              f"got values from {indices.min()} to {indices.max()}")
         return self.weight[indices]

@@ -1,6 +1,8 @@
 """Losses, each a scalar Tensor made of engine ops, so backward() reaches the parameters."""
 import numpy as np
 
+from tinygrad_edu import Tensor
+
 REDUCTIONS = ("mean", "sum", "none")
 
 
@@ -33,8 +35,8 @@ def binary_cross_entropy(probs, target, reduction="mean"):
     gradient, also in float32, rather than inf and NaN.
     """
     _check_same_shape(probs, target, "binary_cross_entropy")
-    p = np.asarray(probs)
-    if p.size and not (p.min() >= 0 and p.max() <= 1):
+    p = probs.data
+    if plain(p) and p.size and not (p.min() >= 0 and p.max() <= 1):
         raise ValueError(f"binary_cross_entropy: probs must lie in [0, 1], got values from {p.min()} to {p.max()}; "
                          f"apply sigmoid() first, or use cross_entropy on logits")
     log_p, log_not_p = probs.clip(1e-30, None).log(), (1 - probs).clip(1e-30, None).log()
@@ -66,17 +68,27 @@ def _logsumexp(x):
 
 def _class_targets(logits, labels):
     """labels as a probability array shaped like logits (one-hot for class indices)."""
-    labels = np.asarray(labels)
+    labels = labels.data if isinstance(labels, Tensor) else np.asarray(labels)
     classes = logits.shape[-1]
     if labels.shape == logits.shape:
         return labels
     if labels.shape != logits.shape[:-1]:
         raise ValueError(f"cross_entropy: labels of shape {labels.shape} fit neither logits {logits.shape} "
                          f"(probabilities) nor {logits.shape[:-1]} (class indices)")
-    if labels.size and (np.any(labels != np.round(labels)) or labels.min() < 0 or labels.max() >= classes):
+    valid = (labels == np.round(labels)) & (labels >= 0) & (labels < classes)
+    if plain(labels) and not valid.all():
         raise ValueError(f"cross_entropy: class indices must be whole numbers in 0..{classes - 1}, "
                          f"got values from {labels.min()} to {labels.max()}")
-    return np.eye(classes, dtype=logits.dtype)[labels.astype(int)]
+    # Under jit the labels are traced data that no Python test may read: a bad label then
+    # gives a NaN loss for its row, never a silently wrong one.
+    one_hot = (labels[..., None] == np.arange(classes)).astype(logits.dtype)  # ufuncs only, which jit records
+    return np.where(valid[..., None], one_hot, np.nan).astype(logits.dtype)
+
+
+def plain(array):
+    """True for an ordinary ndarray, whose values nn may read to check them; False for the
+    traced arrays a jit recording runs on, where reading a value would freeze it."""
+    return type(array) is np.ndarray
 
 
 def l2_penalty(params):

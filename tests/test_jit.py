@@ -555,3 +555,15 @@ def test_writing_traced_values_into_a_tensor_made_in_the_step_is_recorded():
         return step, [w]
     rng = np.random.default_rng(16)
     assert_jit_matches_eager(make, [(float64(rng.standard_normal(2)),) for _ in range(4)])
+
+
+def test_integer_labels_and_embedding_indices_are_followed_by_every_replay():
+    linear, embedding = nn.Linear(3, 2, seed=0), nn.Embedding(5, 3, seed=0)
+    loss = jit(lambda x, labels: nn.cross_entropy(linear(x), labels))
+    looked_up = jit(lambda indices: embedding(indices).sum())
+    x = Tensor(np.random.default_rng(0).standard_normal((2, 3)))
+    for labels in ([0, 1], [1, 1], [1, 0]):
+        assert loss(x, np.array(labels)).item() == nn.cross_entropy(linear(x), np.array(labels)).item()
+    for indices in ([0, 1], [2, 4], [4, 4]):
+        assert looked_up(np.array(indices)).item() == embedding(np.array(indices)).sum().item()
+    assert np.isnan(loss(x, np.array([1, 5])).item())  # a bad label under jit: NaN, never a wrong number
