@@ -9,6 +9,8 @@ import os
 import sys
 import threading
 
+import numpy as np
+
 
 class _Settings(threading.local):
     """The class attributes are each new thread's defaults."""
@@ -107,14 +109,15 @@ class observe:
 
 
 _LIBRARY_DIRS = tuple(os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep + package + os.sep
-                      for package in ("tinygrad_edu", "nn"))
+                      for package in ("tinygrad_edu", "nn")) + (os.path.dirname(np.__file__) + os.sep,)
 
 
 def user_line():
-    """'file:line in function: code' of the innermost caller outside tinygrad_edu and nn,
+    """'file:line in function: code' of the innermost caller outside tinygrad_edu, nn and NumPy,
     which is the line an error about an op should point the user to."""
     frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_LIBRARY_DIRS):
+    while frame is not None and (os.path.abspath(frame.f_code.co_filename).startswith(_LIBRARY_DIRS)
+                                 or frame.f_code.co_filename.startswith("<__array_function__")):
         frame = frame.f_back
     if frame is None:
         return "<unknown>"

@@ -52,7 +52,6 @@ What a recording fixes, as `jax.jit` does:
   compares the two programs (JitError on any difference); each call takes one step.
 """
 import functools
-import linecache
 import os
 import sys
 import threading
@@ -63,6 +62,7 @@ import zlib
 import numpy as np
 
 from . import observe
+from .context import user_line
 from .errors import JitError
 from .tensor import Tensor
 
@@ -348,17 +348,6 @@ def _contains_traced(value):
 
 # --- errors that name the user's line ------------------------------------------------
 
-def _user_line():
-    """'file:line: source' of the innermost frame outside NumPy and tinygrad_edu."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS + ("<__array_function__",)):
-        frame = frame.f_back
-    if frame is None:
-        return "(unknown line)"
-    source = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}: {source}"
-
-
 def _called_from_library():
     """Did NumPy or nn (not the user's step) ask the engine for this array? The engine's own frames don't count."""
     frame = sys._getframe(1)
@@ -374,7 +363,7 @@ def _called_from_engine():
 
 
 def _escape(what):
-    return JitError(f"jit: {what} would freeze a value the replay cannot follow, at {_user_line()}. "
+    return JitError(f"jit: {what} would freeze a value the replay cannot follow, at {user_line()}. "
                     f"Keep it a Tensor inside the step, or read it from the step's result outside.")
 
 
@@ -810,7 +799,7 @@ class _Watcher:
     def forward(self, op, out):
         for x in op.inputs:
             if x.requires_grad and x.op is None and not isinstance(x.data, Traced) and id(x) not in self.hidden:
-                self.hidden[id(x)] = (weakref.ref(x), _user_line())
+                self.hidden[id(x)] = (weakref.ref(x), user_line())
 
     def check_hidden(self):
         """Leaves the step made itself are gone with its graph; one still alive is a parameter jit missed."""
@@ -952,7 +941,7 @@ def _state_of(t):
 def _record(fn, args):
     """Run fn(*args) once for real while recording; return (Recording, fn's results as new Tensors)."""
     if getattr(_thread, "recorder", None) is not None:
-        raise JitError(f"jit: {getattr(fn, '__name__', fn)} called while another step records, at {_user_line()}")
+        raise JitError(f"jit: {getattr(fn, '__name__', fn)} called while another step records, at {user_line()}")
     reach = _Reach(fn)
     recorder = _Recorder()
     arg_slots, traced_args, slots = [], [], {}
