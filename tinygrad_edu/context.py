@@ -60,13 +60,6 @@ class no_grad(_Setting):
         return wrapper
 
 
-class enable_grad(no_grad):
-    """Context manager: ops inside record a graph again, even within no_grad()."""
-
-    def value(self, previous):
-        return True
-
-
 class scope(_Setting):
     """Context manager: ops made inside carry `label` as `op.scope`, so drawings box them.
     nn.Module puts one around each forward; nested scopes join with "/"."""
