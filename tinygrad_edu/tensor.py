@@ -26,7 +26,7 @@ def _locked(array):
     """array, made read-only. NumPy returns scalars for 0-d results: those become 0-d arrays."""
     if not isinstance(array, np.ndarray):
         array = np.asarray(array)
-    array.setflags(write=False)
+    array.setflags(False)  # write=False, passed by position: NumPy parses the keyword slower than it sets the flag
     return array
 
 
@@ -110,7 +110,7 @@ class Tensor:
         """Replace the values. An ndarray that owns its memory is handed over: it becomes read-only
         (yours too), so no copy is made; a view or anything else is copied."""
         if isinstance(array, np.ndarray) and array.base is None:
-            array.setflags(write=False)
+            _locked(array)
         self._data = _as_array(array, array.dtype if isinstance(array, np.ndarray) else None)
 
     # --- factories ------------------------------------------------------------
@@ -363,7 +363,7 @@ def _root_gradient(output, gradient, caller, as_tensor):
         if output.size != 1:
             raise RuntimeError(f"{caller}: the output has shape {output.shape}, not one element, "
                                f"so pass gradient= (an array of that shape)")
-        gradient = np.ones(output.shape, dtype=output.dtype)
+        gradient = _locked(np.ones(output.shape, dtype=output.dtype))
     if isinstance(gradient, Tensor):
         root = gradient if as_tensor else Tensor(gradient, dtype=output.dtype)
     else:
@@ -468,13 +468,14 @@ def _backward_on_tensors(op, out, g):
 
 def _as_graph_value(value, op, out):
     """A saved value as seen by a create_graph backward: inputs and output as the
-    Tensors they came from (so their derivatives flow), other arrays as constants."""
+    Tensors they came from (so their derivatives flow), other arrays as constants
+    (locked rather than copied: the op that saved them is their only holder)."""
     if not isinstance(value, np.ndarray):
         return value
     for t in (out,) + op.inputs:
         if value is t._data:
             return t
-    return Tensor(value, dtype=value.dtype)
+    return Tensor(_locked(value), dtype=value.dtype)
 
 
 def unbroadcast(grad, shape, op=None):
