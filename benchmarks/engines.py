@@ -4,9 +4,12 @@ Both spell the maths alike (`@`, `.sigmoid()`, `.sum()`, `.backward()`, `.grad`,
 `.data`, `grad(...)`), so an engine here is how to make a tensor, how to call
 `grad`, and what to do to a step: nothing (eager), or `tinygrad_edu.jit` (the
 "jit" engine: the same step recorded on its first call and replayed after).
+`without_protection` takes the eager engine's read-only arrays out for a while,
+so the bench can show what that protection costs.
 Each `make` returns (step, gradients) like floor.make; gradients returns NumPy
 copies in the floor's order and leaves every .grad cleared.
 """
+import contextlib
 from collections import namedtuple
 
 
@@ -18,6 +21,32 @@ Engine = namedtuple("Engine", "tensor grad compile")
 def tinygrad_edu():
     import tinygrad_edu
     return Engine(tinygrad_edu.Tensor, tinygrad_edu.grad, lambda fn: fn)
+
+
+@contextlib.contextmanager
+def without_protection():
+    """The eager engine with its protection against in-place changes taken out, inside the block only.
+
+    Results stay writeable and a Tensor takes a writeable array as it is instead of
+    copying it; everything else, the gradient copies included, is unchanged.
+    It patches the engine's internals for the whole process: only for measuring.
+    """
+    import numpy as np
+
+    import tinygrad_edu
+    from tinygrad_edu import tensor
+    locked, as_array = tensor._locked, tensor._as_array
+    tensor._locked = lambda array: array if isinstance(array, np.ndarray) else np.asarray(array)
+    tensor._as_array = lambda data, dtype: (  # the engine's own shortcut, less its read-only test
+        data if isinstance(data, np.ndarray) and (dtype is None or data.dtype == dtype)
+        and (dtype is not None or data.dtype.kind == "f") else as_array(data, dtype))
+    try:
+        if not (tinygrad_edu.Tensor([1.0]) + 1).data.flags.writeable:
+            raise RuntimeError("benchmarks.engines.without_protection: the engine no longer locks arrays in "
+                               "tensor._locked; take the protection out where it now is")
+        yield
+    finally:
+        tensor._locked, tensor._as_array = locked, as_array
 
 
 def jit():

@@ -56,10 +56,7 @@ def fastest_batch(fn, seconds, batch_seconds, reading=lambda calls: None):
     """
     calls, fastest, total = 1, None, 0.0
     while total < seconds or fastest is None:
-        start = time.process_time()
-        for _ in range(calls):
-            fn()
-        elapsed = time.process_time() - start
+        elapsed = _batch(fn, calls)
         total += elapsed
         read = reading(calls)
         if elapsed < batch_seconds:
@@ -67,6 +64,42 @@ def fastest_batch(fn, seconds, batch_seconds, reading=lambda calls: None):
         elif fastest is None or elapsed / calls < fastest[0]:
             fastest = (elapsed / calls, read)
     return fastest
+
+
+def protection_cost(name, seconds, batch_seconds, least_pairs=5):
+    """The eager engine's time per step on workload `name` with its read-only arrays and without,
+    as {"pairs": [[protected, unprotected], ...]}, seconds per step.
+
+    The two run in alternating batches in this one process, each pair in the other order
+    from the last, so a CPU that slows down in bursts, or a cost left over from the batch
+    before, falls on both alike. The engine without protection must still give the floor's
+    gradients.
+    """
+    step, _ = make("tinygrad_edu", name)
+    with engines.without_protection():
+        check_gradients("tinygrad_edu", name)
+    calls = 1
+    while _batch(step, calls) < batch_seconds / 10:  # short batches: many pairs, each inside one burst or none
+        calls *= 2
+    _batch(step, calls)  # the warm-up
+    pairs, total = [], 0.0
+    while total < seconds or len(pairs) < least_pairs:
+        first_protected = len(pairs) % 2 == 0
+        first = _batch(step, calls) if first_protected else None
+        with engines.without_protection():
+            unprotected = _batch(step, calls)
+        protected = first if first_protected else _batch(step, calls)
+        pairs.append([protected / calls, unprotected / calls])
+        total += protected + unprotected
+    return {"pairs": pairs}
+
+
+def _batch(fn, calls):
+    """CPU seconds of this process for `calls` calls of fn."""
+    start = time.process_time()
+    for _ in range(calls):
+        fn()
+    return time.process_time() - start
 
 
 def peak_rss_mib():

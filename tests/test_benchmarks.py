@@ -2,6 +2,9 @@
 
 No timing is asserted; the harness runs at tiny repetitions only to show it still works.
 """
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -62,3 +65,41 @@ def test_the_profile_splits_a_step_into_op_code_collector_and_the_rest():
     # The instrumentation is taken off again.
     from tinygrad_edu.ops import Sigmoid
     assert Sigmoid.forward.__qualname__ == "Sigmoid.forward"
+
+
+
+def test_the_protection_cost_is_measured_in_a_process_of_its_own():
+    # The child checks that the engine without protection still gives the floor's gradients and that
+    # its results really are writeable (else it exits and run_child fails); this process keeps its own.
+    from tinygrad_edu import Tensor
+    measured = run.run_child("protection", "W1_H3", 0.001, 0.0001)
+    assert len(measured["pairs"]) == 5 and all(p > 0 and u > 0 for p, u in measured["pairs"])
+    assert not (Tensor([1.0]) + 1).data.flags.writeable
+
+
+def test_without_protection_puts_the_protection_back_afterwards():
+    from benchmarks import engines
+    from tinygrad_edu import Tensor
+    with engines.without_protection():
+        assert (Tensor([1.0]) + 1).data.flags.writeable
+    assert not (Tensor([1.0]) + 1).data.flags.writeable
+
+
+def test_the_protection_table_reports_the_median_of_the_pairs_ratios():
+    floor = [{"seconds": 1.0, "peak_rss_mib": 1.0, "baseline_rss_mib": 1.0}]
+    runs = {"W3": {"floor": floor, "protection": [{"pairs": [[5.5, 5.0], [5.1, 5.0]]}, {"pairs": [[5.15, 5.0]]}]},
+            "W5": {"floor": floor, "protection": [{"pairs": [[6.6, 6.0], [6.6, 6.0], [6.3, 6.0]]}]}}
+    lines = run.protection_table(run.summarise(runs)).splitlines()
+    assert lines[2] == "| W3 1000-op chain, 16 elements | 5.1 s | +3.0% | 3 | ≤ 5% | yes |"
+    assert lines[3] == "| W5 Hessian-vector product, H=3 | 6.3 s | +10.0% | 3 | ≤ 5% | **no** |"
+
+
+def test_the_performance_page_shows_the_tables_of_the_saved_run():
+    root = Path(__file__).resolve().parent.parent
+    results = json.loads((root / "benchmarks" / "results.json").read_text())["results"]
+    page = (root / "docs" / "performance.md").read_text()
+    shown = run.tables(results)
+    assert len(shown) == 2  # the saved run measured what the protection costs
+    for text in shown:
+        assert text in page, ("docs/performance.md no longer shows benchmarks/results.json: paste in the tables "
+                              "that `python -m benchmarks --show` prints")
