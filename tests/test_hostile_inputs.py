@@ -29,6 +29,13 @@ BAD_CALLS = [
     ("matmul of misfit shapes", lambda: Tensor(np.ones((2, 3))) @ Tensor(np.ones((2, 3))), ShapeError,
      "matmul: (2, 3) @ (2, 3): the last axis of the left (3) must equal"),
     ("a size too large for NumPy", lambda: Tensor(np.ones(2)).reshape(2 ** 64), ShapeError, "Reshape: operands of shape (2,)"),
+    ("a negative size", lambda: Tensor.ones(-1, 3), ValueError, "ones: cannot make a tensor of shape (-1, 3)"),
+    ("a new tensor too large for NumPy", lambda: Tensor.zeros(2 ** 64), ValueError,
+     "zeros: cannot make a tensor of shape (18446744073709551616,)"),
+    ("an exponent too large for a float", lambda: t(1., 2.) ** 10 ** 400, OverflowError,
+     "Pow: int too large to convert to float (operands of shape (2,)"),
+    ("an int too large for int64", lambda: Tensor([2], dtype=np.int64) * 10 ** 30, OverflowError,
+     "does not fit dtype int64"),
     ("a bool exponent", lambda: t(1., 2.) ** True, TypeError, "pow: the exponent must be"),
     ("bool() of several elements", lambda: bool(t(1., 2.)), ValueError, "bool: only a one-element tensor"),
     ("float() of several elements", lambda: float(t(1., 2.)), ValueError, "float: only a one-element tensor"),
@@ -240,7 +247,7 @@ def test_anomaly_mode_blames_the_users_line_not_the_nn_library():
 
 
 def test_an_integer_constant_too_large_for_the_tensors_dtype_is_named():
-    with pytest.raises(TypeError, match="1000 out of bounds for int8"):
+    with pytest.raises(OverflowError, match="1000 out of bounds for int8"):
         Tensor([1], dtype=np.int8) + 1000
 
 

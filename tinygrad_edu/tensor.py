@@ -14,6 +14,7 @@ ops saved for backward; since nobody can write into them, a gradient can never b
 silently computed from values changed after the forward. Code that changes a
 tensor (`t[i] = v`, an optimiser step) gives it a new array instead.
 """
+import math
 import threading
 
 import numpy as np
@@ -40,7 +41,9 @@ def _as_array(data, dtype):
         return _as_array(data._data, dtype)
     try:
         array = np.array(data, dtype=dtype, subok=True)
-    except (ValueError, TypeError, OverflowError) as error:
+    except OverflowError as error:  # a Python int too large for the dtype, as NumPy says it
+        raise OverflowError(f"Tensor: {_brief(data)} does not fit dtype {np.dtype(dtype)}: {error}") from None
+    except (ValueError, TypeError) as error:
         raise TypeError(f"Tensor: data must be numbers (a scalar, a nested list of equal-length rows or a "
                         f"numeric array); got {_brief(data)}: {error}") from None
     if array.dtype.kind not in "biuf":
@@ -55,14 +58,20 @@ def _brief(data, limit=60):
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _shape_argument(shape, caller):
-    """f(2, 3) or f((2, 3)) as a tuple of ints; floats, strings and the like are refused."""
+def _shape_argument(shape, caller, new=False):
+    """f(2, 3) or f((2, 3)) as a tuple of ints; floats, strings and the like are refused.
+    The shape of a new tensor (`new`) must also have sizes ≥ 0 that NumPy can hold."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     for n in shape:
         if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
             raise TypeError(f"{caller}: sizes must be whole numbers, got {n!r} in {shape}")
-    return tuple(int(n) for n in shape)
+    shape = tuple(int(n) for n in shape)
+    limit = np.iinfo(np.intp).max
+    if new and (min(shape, default=0) < 0 or max(shape, default=0) > limit or math.prod(shape) > limit):
+        raise ValueError(f"{caller}: cannot make a tensor of shape {shape}: sizes must be ≥ 0, "
+                         f"with at most {limit} elements in all")
+    return shape
 
 
 def _constant(value, like):
@@ -121,30 +130,30 @@ class Tensor:
     @classmethod
     def zeros(cls, *shape, requires_grad=False, dtype=None):
         """A tensor of zeros."""
-        return cls._filled(np.zeros(_shape_argument(shape, "zeros")), requires_grad, dtype)
+        return cls._filled(np.zeros(_shape_argument(shape, "zeros", new=True)), requires_grad, dtype)
 
     @classmethod
     def ones(cls, *shape, requires_grad=False, dtype=None):
         """A tensor of ones."""
-        return cls._filled(np.ones(_shape_argument(shape, "ones")), requires_grad, dtype)
+        return cls._filled(np.ones(_shape_argument(shape, "ones", new=True)), requires_grad, dtype)
 
     @classmethod
     def full(cls, shape, value, requires_grad=False, dtype=None):
         """A tensor of the given shape filled with value."""
-        shape = _shape_argument(shape if isinstance(shape, (tuple, list)) else (shape,), "full")
+        shape = _shape_argument(shape if isinstance(shape, (tuple, list)) else (shape,), "full", new=True)
         return cls._filled(np.full(shape, value), requires_grad, dtype)
 
     @classmethod
     def randn(cls, *shape, seed=None, requires_grad=False, dtype=None):
         """Standard normal samples from NumPy's generator, seeded for reproducibility."""
         rng = np.random.default_rng(seed)
-        return cls._filled(rng.standard_normal(_shape_argument(shape, "randn")), requires_grad, dtype)
+        return cls._filled(rng.standard_normal(_shape_argument(shape, "randn", new=True)), requires_grad, dtype)
 
     @classmethod
     def uniform(cls, *shape, low=-1.0, high=1.0, seed=None, requires_grad=False, dtype=None):
         """Uniform samples in [low, high)."""
         rng = np.random.default_rng(seed)
-        return cls._filled(rng.uniform(low, high, _shape_argument(shape, "uniform")), requires_grad, dtype)
+        return cls._filled(rng.uniform(low, high, _shape_argument(shape, "uniform", new=True)), requires_grad, dtype)
 
     @classmethod
     def arange(cls, start, stop=None, step=1, requires_grad=False, dtype=None):
@@ -157,7 +166,7 @@ class Tensor:
     @classmethod
     def eye(cls, n, requires_grad=False, dtype=None):
         """The n×n identity matrix."""
-        return cls._filled(np.eye(_shape_argument((n,), "eye")[0]), requires_grad, dtype)
+        return cls._filled(np.eye(_shape_argument((n,), "eye", new=True)[0]), requires_grad, dtype)
 
     @classmethod
     def zeros_like(cls, t, requires_grad=False, dtype=None):
@@ -341,8 +350,10 @@ class Function:
             data = cls.forward(op, *[x._data for x in inputs], **params)
         except ShapeError:
             raise
-        except (ValueError, OverflowError) as error:  # NumPy's broadcast, reshape and size complaints
+        except (ValueError, OverflowError) as error:  # NumPy's broadcast, reshape, size and overflow complaints
             shapes = " and ".join(str(x.shape) for x in op.inputs)
+            if isinstance(error, OverflowError):
+                raise OverflowError(f"{op.name}: {error} (operands of shape {shapes}; {_brief(params)})") from None
             raise ShapeError(f"{op.name}: operands of shape {shapes} don't fit: {error}") from None
         array = _locked(data)
         if array is not data:  # a saved 0-d output must still be recognised as the output
