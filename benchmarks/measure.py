@@ -66,32 +66,49 @@ def fastest_batch(fn, seconds, batch_seconds, reading=lambda calls: None):
     return fastest
 
 
-def protection_cost(name, seconds, batch_seconds, least_pairs=5):
-    """The eager engine's time per step on workload `name` with its read-only arrays and without,
-    as {"pairs": [[protected, unprotected], ...]}, seconds per step.
+def alternating_pairs(batch_a, batch_b, seconds, batch_seconds, least_pairs=5):
+    """[[a, b], ...]: seconds per call of two steps timed in alternating short batches.
 
-    The two run in alternating batches in this one process, each pair in the other order
-    from the last, so a CPU that slows down in bursts, or a cost left over from the batch
-    before, falls on both alike. The engine without protection must still give the floor's
-    gradients.
+    `batch_a(calls)` and `batch_b(calls)` run that many calls and return the CPU seconds.
+    Alternating in one process, each pair in the other order from the last, means that a
+    CPU slowing down in bursts (this machine's step times doubled for seconds at a time),
+    or a cost left over from the batch before, falls on both alike, so the pairs' ratios
+    hold where times measured apart do not. Each batch lasts about batch_seconds / 10.
     """
+    calls_a, calls_b = (_calls_per_batch(run, batch_seconds / 10) for run in (batch_a, batch_b))
+    pairs, total = [], 0.0
+    while total < seconds or len(pairs) < least_pairs:
+        if len(pairs) % 2 == 0:
+            a = batch_a(calls_a)
+            b = batch_b(calls_b)
+        else:
+            b = batch_b(calls_b)
+            a = batch_a(calls_a)
+        pairs.append([a / calls_a, b / calls_b])
+        total += a + b
+    return pairs
+
+
+def _calls_per_batch(run_batch, seconds):
+    """How many calls make a batch of at least `seconds` (finding out also warms up)."""
+    calls = 1
+    while run_batch(calls) < seconds:
+        calls *= 2
+    return calls
+
+
+def protection_cost(name, seconds, batch_seconds):
+    """The eager engine's time per step on workload `name` with its read-only arrays and without,
+    as {"pairs": [[protected, unprotected], ...]} from alternating_pairs. The engine without
+    protection must still give the floor's gradients."""
     step, _ = make("tinygrad_edu", name)
     with engines.without_protection():
         check_gradients("tinygrad_edu", name)
-    calls = 1
-    while _batch(step, calls) < batch_seconds / 10:  # short batches: many pairs, each inside one burst or none
-        calls *= 2
-    _batch(step, calls)  # the warm-up
-    pairs, total = [], 0.0
-    while total < seconds or len(pairs) < least_pairs:
-        first_protected = len(pairs) % 2 == 0
-        first = _batch(step, calls) if first_protected else None
+
+    def unprotected(calls):
         with engines.without_protection():
-            unprotected = _batch(step, calls)
-        protected = first if first_protected else _batch(step, calls)
-        pairs.append([protected / calls, unprotected / calls])
-        total += protected + unprotected
-    return {"pairs": pairs}
+            return _batch(step, calls)
+    return {"pairs": alternating_pairs(lambda calls: _batch(step, calls), unprotected, seconds, batch_seconds)}
 
 
 def _batch(fn, calls):
@@ -109,6 +126,10 @@ def peak_rss_mib():
 def measure(engine_name, name, seconds, batch_seconds):
     """This process's measurements of one engine on one workload, as a dict for JSON.
 
+    An engine's step is timed in alternation with the floor's (floor_pairs, from
+    alternating_pairs), and `seconds` is its fastest batch; the floor alone is timed
+    by seconds_per_call. The floor's own memory in an engine's process is small beside
+    the engine's (W4: 10 MiB against 90), so peak_rss_mib is still the engine's.
     first_call_seconds is the step's first call, timed alone: for the jit engine that
     call records the step (run.py reports it in eager steps).
     """
@@ -122,6 +143,12 @@ def measure(engine_name, name, seconds, batch_seconds):
     start = time.process_time()
     step()
     first_call = time.process_time() - start
-    timing = seconds_per_call(step, seconds, batch_seconds)
-    return {"seconds": timing, "first_call_seconds": first_call, "baseline_rss_mib": baseline,
-            "peak_rss_mib": peak_rss_mib()}
+    measured = {"first_call_seconds": first_call, "baseline_rss_mib": baseline}
+    if engine_name == "floor":
+        measured["seconds"] = seconds_per_call(step, seconds, batch_seconds)
+    else:  # timed against the floor, alternately, for a ratio the machine's slow spells don't move
+        floor_step = floor.make(name)[0]
+        pairs = alternating_pairs(lambda calls: _batch(step, calls), lambda calls: _batch(floor_step, calls),
+                                  seconds, batch_seconds)
+        measured.update(seconds=min(engine for engine, _ in pairs), floor_pairs=pairs)
+    return dict(measured, peak_rss_mib=peak_rss_mib())

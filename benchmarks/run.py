@@ -4,10 +4,11 @@
                          [--json PATH]
 
 Three rounds (one with --quick), each running every workload on every engine in
-turn, so drift on a shared machine falls on all engines alike; the median of
-the rounds' ratios is reported, and every round is kept in the JSON. "tinygrad_edu"
-is the eager engine, "jit" the same step through tinygrad_edu.jit (its first
-call, the recording, is reported in eager steps). PyTorch joins when installed.
+turn; each engine's step is timed in alternation with the floor's in its own
+process, and the ratio reported is the median of those pairs' ratios over all
+rounds (every round is kept in the JSON). "tinygrad_edu" is the eager engine,
+"jit" the same step through tinygrad_edu.jit (its first call, the recording, is
+reported in eager steps). PyTorch joins when installed.
 A second table shows what the eager engine's protection against in-place changes
 (its read-only arrays) costs: each round also times eager with it and without.
 """
@@ -59,8 +60,10 @@ def measure_all(engines, names, rounds, seconds, batch_seconds):
 def summarise(runs):
     """Per workload and engine: median seconds, ratio to the floor, and the peak RSS.
 
-    The ratio is the median of each round's ratio: the floor ran just before in the
-    same round, so load that comes and goes on a shared machine falls on both.
+    An engine's ratio is the median, over every pair of every round, of its time over
+    the floor's in alternating batches in one process (measure.alternating_pairs), so
+    the machine's slow spells fall on both; without pairs (the floor itself), the median
+    of each round's time over the floor's.
     """
     results = {}
     for name, by_engine in runs.items():
@@ -73,13 +76,20 @@ def summarise(runs):
             seconds = [run["seconds"] for run in measured]
             results[name][engine] = {
                 "seconds": statistics.median(seconds),
-                "ratio": statistics.median(s / f for s, f in zip(seconds, floor_rounds)),
+                "ratio": _ratio(measured, seconds, floor_rounds),
                 "rounds": seconds,
                 "first_call_seconds": statistics.median(run.get("first_call_seconds", 0.0) for run in measured),
                 "peak_rss_mib": max(run["peak_rss_mib"] for run in measured),
                 "baseline_rss_mib": max(run["baseline_rss_mib"] for run in measured),
             }
     return results
+
+
+def _ratio(measured, seconds, floor_rounds):
+    pairs = [pair for run in measured for pair in run.get("floor_pairs", ())]
+    if pairs:
+        return statistics.median(engine / floor for engine, floor in pairs)
+    return statistics.median(s / f for s, f in zip(seconds, floor_rounds))
 
 
 def _protection_summary(measured):

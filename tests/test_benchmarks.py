@@ -103,3 +103,28 @@ def test_the_performance_page_shows_the_tables_of_the_saved_run():
     for text in shown:
         assert text in page, ("docs/performance.md no longer shows benchmarks/results.json: paste in the tables "
                               "that `python -m benchmarks --show` prints")
+
+
+def test_an_engines_ratio_is_the_median_of_its_pairs_with_the_floor_over_all_rounds():
+    def measured(seconds, pairs):
+        return {"seconds": seconds, "floor_pairs": pairs, "peak_rss_mib": 1.0, "baseline_rss_mib": 1.0}
+    floor = [{"seconds": s, "peak_rss_mib": 1.0, "baseline_rss_mib": 1.0} for s in (1.0, 2.0)]
+    # Rounds timed apart would say 4 and 1.5; the pairs, each timed beside the floor, say 3.
+    eager = [measured(4.0, [[3.0, 1.0], [6.0, 2.0]]), measured(3.0, [[3.3, 1.0]])]
+    results = run.summarise({"W3": {"floor": floor, "tinygrad_edu": eager}})
+    assert results["W3"]["tinygrad_edu"]["ratio"] == 3.0
+    assert results["W3"]["floor"]["ratio"] == 1.0
+
+
+def test_alternating_pairs_time_both_steps_in_turn_with_batches_of_their_own_size():
+    order = []
+
+    def batch(label, per_call):
+        def run_batch(calls):
+            order.append(label)
+            return calls * per_call
+        return run_batch
+    pairs = measure.alternating_pairs(batch("a", 0.004), batch("b", 0.001), seconds=0.0, batch_seconds=0.1)
+    assert pairs == [[0.004, 0.001]] * 5
+    # Calibration (a: 1, 2, 4 calls reach 0.01 s; b: 1, 2, 4, 8, 16), then pairs in turn, each in the other order.
+    assert order == ["a"] * 3 + ["b"] * 5 + ["a", "b", "b", "a", "a", "b", "b", "a", "a", "b"]
