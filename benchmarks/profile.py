@@ -28,6 +28,7 @@ from tinygrad_edu import Function, Tensor, jit  # noqa: E402
 
 from . import engines, floor  # noqa: E402
 from .measure import fastest_batch, seconds_per_call  # noqa: E402
+from .run import markdown_table  # noqa: E402
 from .workloads import WORKLOADS  # noqa: E402
 
 
@@ -110,13 +111,12 @@ def _time(seconds):
 
 
 def table(results):
-    lines = ["| workload | NumPy floor | tinygrad_edu | in the ops' code | cyclic gc | the rest | ops per step | the rest per op |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, r in results.items():
-        lines.append(f"| {WORKLOADS[name].label} | {_time(r['floor'])} | {_time(r['total'])} "
-                     f"({r['total'] / r['floor']:.2f}×) | {_time(r['in_ops'])} ({r['in_ops'] / r['floor']:.2f}×) "
-                     f"| {_time(r['in_gc'])} | {_time(r['rest'])} | {r['ops']:.0f} | {r['rest'] / r['ops'] * 1e6:.1f} µs |")
-    return "\n".join(lines)
+    header = ["workload", "NumPy floor", "tinygrad_edu", "in the ops' code", "cyclic gc", "the rest", "ops per step",
+              "the rest per op"]
+    rows = [[WORKLOADS[name].label, _time(r["floor"]), f"{_time(r['total'])} ({r['total'] / r['floor']:.2f}×)",
+             f"{_time(r['in_ops'])} ({r['in_ops'] / r['floor']:.2f}×)", _time(r["in_gc"]), _time(r["rest"]),
+             f"{r['ops']:.0f}", f"{r['rest'] / r['ops'] * 1e6:.1f} µs"] for name, r in results.items()]
+    return markdown_table(header, rows)
 
 
 def profile_jit(name, seconds):
@@ -138,13 +138,13 @@ def profile_jit(name, seconds):
 
 
 def jit_table(results):
-    lines = ["| workload | NumPy floor | its NumPy calls | jit replay | its NumPy calls | the program alone | the rest |",
-             "|---|---|---|---|---|---|---|"]
-    for name, r in results.items():
-        lines.append(f"| {WORKLOADS[name].label} | {_time(r['floor'])} | {r['floor_calls']} "
-                     f"| {_time(r['total'])} ({r['total'] / r['floor']:.2f}×) | {r['calls']} "
-                     f"| {_time(r['program'])} ({r['program'] / r['floor']:.2f}×) | {_time(r['total'] - r['program'])} |")
-    return "\n".join(lines)
+    header = ["workload", "NumPy floor", "its NumPy calls", "jit replay", "its NumPy calls", "the program alone",
+              "the rest"]
+    rows = [[WORKLOADS[name].label, _time(r["floor"]), str(r["floor_calls"]),
+             f"{_time(r['total'])} ({r['total'] / r['floor']:.2f}×)", str(r["calls"]),
+             f"{_time(r['program'])} ({r['program'] / r['floor']:.2f}×)", _time(r["total"] - r["program"])]
+            for name, r in results.items()]
+    return markdown_table(header, rows)
 
 
 def main(argv=None):

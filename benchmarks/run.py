@@ -140,7 +140,7 @@ def table(results, engines):
                 rows.append(["W4 peak RSS (baseline)", _rss(by_engine["floor"]), ENGINE_LABELS[engine],
                              _rss(by_engine[engine]), f"≤ {W4_RSS_TARGET_MIB} MiB",
                              _yes(rss <= W4_RSS_TARGET_MIB) if engine in targets else "", ""])
-    return _markdown(header, rows)
+    return markdown_table(header, rows)
 
 
 def protection_table(results):
@@ -154,10 +154,11 @@ def protection_table(results):
             rows.append([WORKLOADS[name].label, _duration(measured["seconds"]), f"{measured['cost']:+.1%}",
                          str(len(measured["pairs"])), f"≤ {PROTECTION_BUDGET:.0%}",
                          _yes(measured["cost"] <= PROTECTION_BUDGET)])
-    return _markdown(header, rows)
+    return markdown_table(header, rows)
 
 
-def _markdown(header, rows):
+def markdown_table(header, rows):
+    """A Markdown table of the header's columns, a row per list of cells."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
