@@ -79,20 +79,12 @@ def main(argv=None):
           f"{sum(p.size for p in model.parameters())} parameters", flush=True)
     started = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
-        order = rng.permutation(len(train_images))
-        losses = []
-        for start in range(0, len(order), args.batch):
-            batch = order[start:start + args.batch]
-            loss = nn.cross_entropy(model(Tensor(train_images[batch])), train_labels[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+        loss = digits.train_epoch(model, optimizer, train_images, train_labels, args.batch, rng)
         schedule.step()
         if epoch % 5 == 0 or epoch in (1, args.epochs):
             train_accuracy = np.mean(predict(model, train_images) == train_labels)
             test_accuracy = np.mean(predict(model, test_images) == test_labels)
-            print(f"epoch {epoch:>3}/{args.epochs}  loss {np.mean(losses):.4f}  train acc {train_accuracy:6.1%}  "
+            print(f"epoch {epoch:>3}/{args.epochs}  loss {loss:.4f}  train acc {train_accuracy:6.1%}  "
                   f"test acc {test_accuracy:6.1%}  ({time.perf_counter() - started:.1f}s)", flush=True)
     predicted = predict(model, test_images)
     if not args.no_figure:

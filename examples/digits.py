@@ -26,12 +26,26 @@ def parse_args(argv=None):
 
 
 def load(seed):
-    """(train_images, train_labels, test_images, test_labels), pixels scaled to [0, 1]."""
+    """(train_images, test_images, train_labels, test_labels), pixels scaled to [0, 1]."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     digits = load_digits()
     images = (digits.data / 16.0).astype(np.float32)
     return train_test_split(images, digits.target, test_size=0.25, random_state=seed, stratify=digits.target)
+
+
+def train_epoch(model, optimizer, images, labels, batch, rng):
+    """One pass over the images in a random order, an optimiser step per batch; the mean loss."""
+    order = rng.permutation(len(images))
+    losses = []
+    for start in range(0, len(order), batch):
+        chosen = order[start:start + batch]
+        loss = nn.cross_entropy(model(Tensor(images[chosen], name="images")), labels[chosen])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return np.mean(losses)
 
 
 @no_grad()
@@ -48,16 +62,8 @@ def main(argv=None):
     print(f"{len(train_images)} training and {len(test_images)} test images; the model:\n{model!r}")
     started = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
-        order = rng.permutation(len(train_images))
-        losses = []
-        for start in range(0, len(order), args.batch):
-            batch = order[start:start + args.batch]
-            loss = nn.cross_entropy(model(Tensor(train_images[batch], name="images")), train_labels[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-        print(f"epoch {epoch:>3}/{args.epochs}  loss {np.mean(losses):.4f}  "
+        loss = train_epoch(model, optimizer, train_images, train_labels, args.batch, rng)
+        print(f"epoch {epoch:>3}/{args.epochs}  loss {loss:.4f}  "
               f"train acc {accuracy(model, train_images, train_labels):6.1%}  "
               f"test acc {accuracy(model, test_images, test_labels):6.1%}  "
               f"({time.perf_counter() - started:.1f}s)", flush=True)
