@@ -479,14 +479,13 @@ def _backward_on_tensors(op, out, g):
 
 def _as_graph_value(value, op, out):
     """A saved value as seen by a create_graph backward: inputs and output as the
-    Tensors they came from (so their derivatives flow), other arrays as constants
-    (locked rather than copied: the op that saved them is their only holder)."""
+    Tensors they came from (so their derivatives flow), other arrays as constants."""
     if not isinstance(value, np.ndarray):
         return value
     for t in (out,) + op.inputs:
         if value is t._data:
             return t
-    return Tensor(_locked(value), dtype=value.dtype)
+    return Tensor(value, dtype=value.dtype)
 
 
 def unbroadcast(grad, shape, op=None):
